@@ -1,0 +1,307 @@
+"""Command lines: `evlm-server serve|ping|info|keygen` and `evlm suggest`."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from evlm_server.protocol import DEFAULT_ENDPOINT, Limits
+
+ENV_MODEL = "EVLM_MODEL"
+
+
+# ---------------------------------------------------------------------- evlm-server
+def server_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="evlm-server",
+        description="EVLM server: turns editing instructions + scene views into validated edit plans.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="load a model and serve requests over ZeroMQ")
+    serve.add_argument(
+        "--model",
+        type=Path,
+        default=os.environ.get(ENV_MODEL),
+        help=f"local Hugging Face checkpoint folder (default: ${ENV_MODEL})",
+    )
+    serve.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint to bind (default {DEFAULT_ENDPOINT})")
+    serve.add_argument(
+        "--engine",
+        choices=["hf", "null"],
+        default="hf",
+        help="hf: the transformers backend; null: no model, for testing the wire",
+    )
+    serve.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    serve.add_argument("--max-batch", type=int, default=4, help="requests decoded together (default 4)")
+    serve.add_argument("--max-reasoning-tokens", type=int, default=256)
+    serve.add_argument("--max-answer-tokens", type=int, default=768)
+    serve.add_argument(
+        "--curve-dir",
+        type=Path,
+        help="folder made by `evlm-server keygen`: turns on CURVE encryption and its client allow-list",
+    )
+    serve.add_argument(
+        "--insecure-remote",
+        action="store_true",
+        help="allow binding a non-loopback address without CURVE (anyone on the network can use it)",
+    )
+    serve.add_argument("-v", "--verbose", action="store_true")
+
+    for name, text in (("ping", "check that a server answers"), ("info", "show what a server runs")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+        p.add_argument("--timeout", type=float, default=5.0)
+        p.add_argument("--curve-dir", type=Path, help="keys folder, if the server uses CURVE")
+
+    keygen = sub.add_parser("keygen", help="make CURVE keys: a server pair, client pairs and the allow-list")
+    keygen.add_argument("--dir", type=Path, required=True, help="folder to write the keys to")
+    keygen.add_argument("--clients", type=int, default=1, help="client key pairs to make (default 1)")
+
+    args = parser.parse_args(argv)
+    return {"serve": _serve, "ping": _ping, "info": _info, "keygen": _keygen}[args.command](args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not _is_local(args.bind) and args.curve_dir is None and not args.insecure_remote:
+        return _fail(
+            f"refusing to bind {args.bind} without CURVE: use --curve-dir (see `evlm-server keygen`) "
+            "or --insecure-remote"
+        )
+    from evlm_server.server import CurveConfig, Server
+
+    curve = None
+    if args.curve_dir is not None:
+        secret, allowed = args.curve_dir / "server.key_secret", args.curve_dir / "allowed"
+        if not secret.is_file() or not allowed.is_dir():
+            return _fail(
+                f"{args.curve_dir} lacks server.key_secret or allowed/: run `evlm-server keygen --dir {args.curve_dir}`"
+            )
+        curve = CurveConfig(server_secret_file=secret, allowed_dir=allowed)
+    if args.engine == "null":
+        from evlm_server.engine.null import NullEngine
+
+        engine = NullEngine(max_batch=args.max_batch)
+    else:
+        if args.model is None:
+            return _fail(
+                f"no model: pass --model PATH or set ${ENV_MODEL}. A tiny random one for trying things: "
+                "python scripts/make_tiny_checkpoint.py --out models/tiny"
+            )
+        from evlm_server.engine import load_engine
+
+        try:
+            engine = load_engine(
+                args.model,
+                device=args.device,
+                max_batch=args.max_batch,
+                max_reasoning_tokens=args.max_reasoning_tokens,
+                max_answer_tokens=args.max_answer_tokens,
+            )
+        except (FileNotFoundError, ValueError, OSError) as e:
+            return _fail(str(e))
+    server = Server(engine, bind=args.bind, limits=Limits(), curve=curve)
+    server.install_signal_handlers()
+    try:
+        server.serve()
+    except Exception as e:  # zmq bind errors and the like
+        return _fail(f"cannot serve on {args.bind}: {e}")
+    return 0
+
+
+def _client(args: argparse.Namespace, timeout: float):  # noqa: ANN202
+    from evlm_server.client import Client, CurveKeys
+
+    curve = None
+    if getattr(args, "curve_dir", None) is not None:
+        clients = sorted((args.curve_dir / "clients").glob("*.key_secret"))
+        if not clients:
+            raise FileNotFoundError(f"no client secret key in {args.curve_dir / 'clients'}")
+        curve = CurveKeys(server_public_file=args.curve_dir / "server.key", client_secret_file=clients[0])
+    return Client(args.endpoint, timeout_s=timeout, curve=curve)
+
+
+def _ping(args: argparse.Namespace) -> int:
+    from evlm_server.client import RequestTimeout
+
+    with _client(args, args.timeout) as client:
+        try:
+            print(f"{args.endpoint}: pong in {client.ping() * 1000:.1f} ms")
+        except RequestTimeout as e:
+            return _fail(str(e))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from evlm_server.client import RequestTimeout
+
+    with _client(args, args.timeout) as client:
+        try:
+            print(json.dumps(client.info(), indent=2))
+        except RequestTimeout as e:
+            return _fail(str(e))
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    import zmq.auth
+
+    folder: Path = args.dir
+    (folder / "clients").mkdir(parents=True, exist_ok=True)
+    (folder / "allowed").mkdir(exist_ok=True)
+    if (folder / "server.key_secret").exists():
+        return _fail(f"{folder} already holds server keys; not overwriting them")
+    zmq.auth.create_certificates(str(folder), "server")
+    for i in range(args.clients):
+        public, _ = zmq.auth.create_certificates(str(folder / "clients"), f"client{i}")
+        shutil.copy(public, folder / "allowed")
+    os.chmod(folder / "server.key_secret", 0o600)
+    for p in (folder / "clients").glob("*.key_secret"):
+        os.chmod(p, 0o600)
+    print(
+        f"wrote {folder}/server.key[_secret], {args.clients} client pair(s) in {folder}/clients, "
+        f"allow-list in {folder}/allowed\nserve with: evlm-server serve --curve-dir {folder} --bind tcp://0.0.0.0:5555\n"
+        f"give each client server.key and its own clients/clientN.key_secret"
+    )
+    return 0
+
+
+def _is_local(endpoint: str) -> bool:
+    """Loopback TCP, ipc:// and inproc:// are local; anything else reaches the network."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = urlsplit(f"//{rest}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------------- evlm
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="evlm", description="Ask an EVLM server for edit suggestions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("suggest", help="send a scene graph, its views and an instruction; print the suggestions")
+    s.add_argument("--scene", type=Path, help="scene graph JSON (omit for a plain image request)")
+    s.add_argument(
+        "--views",
+        type=Path,
+        required=True,
+        help="folder of .png/.jpg views (each with an optional same-named .json view description)",
+    )
+    s.add_argument("--instruction", "-i", required=True, help='what to change, e.g. "make it cozier"')
+    s.add_argument(
+        "--reference",
+        type=Path,
+        action="append",
+        default=[],
+        help="a reference image of the look you want (repeatable)",
+    )
+    s.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
+    s.add_argument("--timeout", type=float, default=120.0, help="seconds without word from the server (default 120)")
+    s.add_argument("--max-suggestions", type=int, default=3)
+    s.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    s.add_argument("--stream", action="store_true", help="show the reasoning as it is generated")
+    s.add_argument("--curve-dir", type=Path, help="keys folder, if the server uses CURVE")
+    args = parser.parse_args(argv)
+    return _suggest(args)
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from evlm_server.client import RequestTimeout, ServerError, load_views
+    from evlm_server.edits import EditPlan
+    from evlm_server.protocol import image_size
+    from evlm_server.scene import SceneGraph
+
+    try:
+        scene = SceneGraph.model_validate_json(args.scene.read_bytes()) if args.scene else None
+        views = load_views(args.views)
+        refs = []
+        for path in args.reference:  # a clear local error beats a server round trip
+            refs.append(path.read_bytes())
+            try:
+                image_size(refs[-1])
+            except ValueError as e:
+                raise ValueError(f"{path}: {e}") from None
+    except (OSError, ValueError, ValidationError) as e:
+        return _fail(str(e))
+
+    def show(event) -> None:  # noqa: ANN001
+        if args.stream and event.type == "progress" and event.message.text:
+            print(event.message.text, end="", file=sys.stderr, flush=True)
+
+    with _client(args, args.timeout) as client:
+        try:
+            result = client.suggest(
+                args.instruction,
+                views,
+                scene,
+                on_event=show,
+                references=refs,
+                max_suggestions=args.max_suggestions,
+                stream=args.stream,
+            )
+        except ServerError as e:
+            return _fail(f"server refused: {e}")
+        except RequestTimeout as e:
+            return _fail(str(e))
+    if args.json:
+        print(json.dumps(result.model_dump(mode="json"), indent=2))
+        return 0
+    print(format_plan(EditPlan.model_validate(result.plan), result.reasoning, result.timings))
+    return 0
+
+
+def format_plan(plan, reasoning: str = "", timings: dict | None = None) -> str:  # noqa: ANN001
+    """A plan as an artist reads it: the reasoning, then each suggestion with its ops."""
+    lines = []
+    if reasoning.strip():
+        lines += ["Reasoning:", *("  " + line for line in reasoning.strip().splitlines()), ""]
+    if plan.reasoning.strip():
+        lines += [f"Summary: {plan.reasoning.strip()}", ""]
+    for i, s in enumerate(plan.suggestions, 1):
+        lines.append(f"{i}. {s.title}  (confidence {s.confidence:.0%})")
+        if s.rationale.strip():
+            lines.append(f"   {s.rationale.strip()}")
+        for op in s.ops:
+            fields = op.model_dump(mode="json")
+            name = fields.pop("op")
+            args = ", ".join(f"{k}={_compact(v)}" for k, v in fields.items())
+            lines.append(f"   - {name}({args})")
+    if timings:
+        lines += ["", "Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())]
+    return "\n".join(lines)
+
+
+def _compact(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
