@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -408,7 +408,7 @@ OP_CLASSES: tuple[type[_Model], ...] = (
 )  # fmt: skip
 OPS: dict[str, type[_Model]] = {c.model_fields["op"].annotation.__args__[0]: c for c in OP_CLASSES}
 
-EditOp = Annotated[OP_CLASSES, Field(discriminator="op")]  # type: ignore[valid-type]
+EditOp = Annotated[Union[OP_CLASSES], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
 
 
 class Suggestion(_Model):
