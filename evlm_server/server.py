@@ -64,7 +64,7 @@ class CurveConfig:
     allowed_dir: Path  # public keys (*.key) of the clients let in
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # identity semantics: a repr would print megabytes of blobs
 class Job:
     key: Key
     request: Suggest
@@ -96,7 +96,6 @@ class Server:
         limits: Limits = Limits(),
         curve: CurveConfig | None = None,
         keepalive_s: float = 1.0,
-        batch_wait_s: float = 0.005,
         shutdown_grace_s: float = 10.0,
         heartbeat_ms: int = 1000,
     ) -> None:
@@ -105,7 +104,6 @@ class Server:
         self.limits = limits
         self.curve = curve
         self.keepalive_s = keepalive_s
-        self.batch_wait_s = batch_wait_s
         self.shutdown_grace_s = shutdown_grace_s
         self.heartbeat_ms = heartbeat_ms
         self.bound_endpoint: str | None = None  # filled once bound (useful with tcp://...:0)
@@ -320,11 +318,8 @@ class Server:
         if job is None:
             return
         job.cancelled.set()  # if it is still queued or running, the worker skips or stops it
-        with self._cond:
-            try:
-                self._queue.remove(job)
-            except ValueError:
-                pass
+        if not job.started:
+            self._forget_queued(job)
         self.stats["answered"] += 1
         self._send_frames(router, key[0], frames if frames is not None else encode(reply))
 
@@ -344,9 +339,15 @@ class Server:
             for key in gone:
                 job = self._pending.pop(key)
                 job.cancelled.set()
-                with self._cond:
-                    if job in self._queue:
-                        self._queue.remove(job)
+                if not job.started:
+                    self._forget_queued(job)
+
+    def _forget_queued(self, job: Job) -> None:
+        with self._cond:
+            try:
+                self._queue.remove(job)
+            except ValueError:  # the worker took it meanwhile; it will see `cancelled`
+                pass
 
     # ------------------------------------------------------------------ worker thread
     def _worker(self) -> None:
@@ -367,8 +368,6 @@ class Server:
                 self._cond.wait(0.5)
             if self._stop.is_set() and not self._queue:
                 return None
-            if self.batch_wait_s and len(self._queue) < self.engine.max_batch:
-                self._cond.wait(self.batch_wait_s)  # let near-simultaneous requests share a batch
             batch = []
             while self._queue and len(batch) < self.engine.max_batch:
                 job = self._queue.popleft()
@@ -401,7 +400,10 @@ class Server:
     def _engine_request(self, job: Job, reply) -> EngineRequest:  # noqa: ANN001
         msg = job.request
         images = []
-        for i, blob in enumerate(job.blobs):
+        # Headers were checked on arrival; full decoding (which catches corrupt bodies) is the
+        # worker's, and is skipped for engines that never look at pixels.
+        blobs = job.blobs if getattr(self.engine, "needs_pixels", True) else []
+        for i, blob in enumerate(blobs):
             what = f"view {i}" if i < len(msg.views) else f"reference {i - len(msg.views)}"
             try:
                 images.append(decode_image(blob, self.limits.max_pixels))

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from PIL import Image
+from typing import TYPE_CHECKING, Protocol
 
 from evlm_server.edits import EditPlan
 from evlm_server.scene import SceneGraph, View
+
+if TYPE_CHECKING:  # the contract stays importable without PIL (Blender's Python has none)
+    from PIL import Image
 
 
 class Cancelled(Exception):
@@ -48,6 +49,7 @@ class Engine(Protocol):
 
     name: str
     max_batch: int
+    needs_pixels: bool  # False: the server need not decode the images (it still checks headers)
 
     def run(self, batch: list[EngineRequest]) -> list[EngineResult | Exception]:
         """Answer every request of the batch, in order. Per-request failures are returned, not raised."""

@@ -16,8 +16,9 @@ from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
 class NullEngine:
     name = "null"
 
-    def __init__(self, delay_s: float = 0.0, max_batch: int = 8) -> None:
+    def __init__(self, delay_s: float = 0.0, max_batch: int = 8, needs_pixels: bool = True) -> None:
         self.delay_s = delay_s
+        self.needs_pixels = needs_pixels  # False: the server skips decoding (pure wire benchmarks)
         self.max_batch = max_batch
         self.batches: list[int] = []  # sizes of the batches run, for tests
 
