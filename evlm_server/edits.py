@@ -16,7 +16,7 @@ import copy
 import json
 from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from evlm_server.scene import SceneGraph
 
@@ -26,7 +26,8 @@ MAX_OPS = 8
 MAX_TARGETS = 16
 
 Name = Annotated[str, Field(min_length=1, max_length=63)]
-Targets = Annotated[list[Name], Field(min_length=1, max_length=MAX_TARGETS)]
+# A set of names: repeats are dropped (order kept), so an op never hits an object twice.
+Targets = Annotated[list[Name], Field(min_length=1, max_length=MAX_TARGETS), AfterValidator(lambda v: list(dict.fromkeys(v)))]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 RGB = Annotated[list[Unit], Field(min_length=3, max_length=3)]
 

@@ -189,3 +189,8 @@ def test_vocabulary_text_lists_every_op() -> None:
 def test_make_scene_is_consistent() -> None:
     s = make_scene()
     assert s.animated_names() == ["Cube"] and s.light_names() == ["Lamp"] and s.geometry_names() == ["Cube", "chair_02"]
+
+
+def test_repeated_targets_count_once(scene: SceneGraph) -> None:
+    plan = validate_plan(plan_with(op("translate", targets=["Cube", "chair_02", "Cube"])), scene)
+    assert plan.suggestions[0].ops[0].targets == ["Cube", "chair_02"]
