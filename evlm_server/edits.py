@@ -27,7 +27,9 @@ MAX_TARGETS = 16
 
 Name = Annotated[str, Field(min_length=1, max_length=63)]
 # A set of names: repeats are dropped (order kept), so an op never hits an object twice.
-Targets = Annotated[list[Name], Field(min_length=1, max_length=MAX_TARGETS), AfterValidator(lambda v: list(dict.fromkeys(v)))]
+Targets = Annotated[
+    list[Name], Field(min_length=1, max_length=MAX_TARGETS), AfterValidator(lambda v: list(dict.fromkeys(v)))
+]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 RGB = Annotated[list[Unit], Field(min_length=3, max_length=3)]
 
@@ -368,9 +370,11 @@ class DeleteKeyframe(_Model):
 
 
 class SetFrameRange(_Model):
+    """Play frames start .. start + length - 1 (a length, not an end: no rule across fields)."""
+
     op: Literal["set_frame_range"]
-    start: int = Field(ge=0, le=1_000_000)
-    end: int = Field(ge=0, le=1_000_000)
+    start: int = Field(ge=0, le=500_000)
+    length: int = Field(ge=1, le=500_000)
     fps: Annotated[float, Field(ge=1.0, le=240.0)] = 24.0
 
 
@@ -454,10 +458,11 @@ def plan_json_schema(scene: SceneGraph | None, max_suggestions: int = 3) -> dict
     Self-contained (no $ref), every property required and in a fixed order (so the grammar has
     one shape), target fields narrowed to enums of this scene's names, and ops whose required
     targets this scene lacks left out (no lights: no light ops; no scene graph: only the
-    generative hand-off).
+    generative hand-off, as `validate_plan` demands).
     """
     names = scene_names(scene)
-    ops = [s for c in OP_CLASSES if (s := _op_schema(c, names)) is not None]
+    classes = OP_CLASSES if scene is not None else (GenerativeEdit,)
+    ops = [s for c in classes if (s := _op_schema(c, names)) is not None]
     suggestion = _closed(_inline(Suggestion))
     suggestion["properties"]["ops"] = {
         "type": "array", "items": {"anyOf": ops}, "minItems": 1, "maxItems": MAX_OPS,
@@ -617,11 +622,16 @@ def _refs_of(model: BaseModel, prefix: str) -> list[tuple[str, str, str]]:
 def validate_plan(data: str | bytes | dict, scene: SceneGraph | None) -> EditPlan:
     """Parse, type-check and check every target against the scene. Raises PlanError."""
     plan = parse_plan(data)
+    if scene is None:
+        for si, s in enumerate(plan.suggestions):
+            for oi, op in enumerate(s.ops):
+                if not isinstance(op, GenerativeEdit):
+                    raise PlanError(
+                        "needs_scene",
+                        f"{op.op} needs a scene graph; a plain image or video request is answered with generative_edit",
+                        f"suggestions.{si}.ops.{oi}",
+                    )
     check_targets(plan, scene)
-    for si, s in enumerate(plan.suggestions):
-        for oi, op in enumerate(s.ops):
-            if isinstance(op, SetFrameRange) and op.end < op.start:
-                raise PlanError("out_of_range", "end frame before start frame", f"suggestions.{si}.ops.{oi}")
     return plan
 
 

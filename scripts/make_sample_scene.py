@@ -52,8 +52,9 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(re.sub(r"\[[^\[\]{}]*\]", lambda m: " ".join(m.group().split()), text) + "\n")
 
 
-def make_material(name: str, color: tuple, roughness: float, metallic: float = 0.0,
-                  emission: tuple | None = None) -> bpy.types.Material:
+def make_material(
+    name: str, color: tuple, roughness: float, metallic: float = 0.0, emission: tuple | None = None
+) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     mat.diffuse_color = (*color, 1.0)  # what Workbench's MATERIAL color shows
     bsdf = mat.node_tree.nodes["Principled BSDF"]
@@ -66,8 +67,14 @@ def make_material(name: str, color: tuple, roughness: float, metallic: float = 0
     return mat
 
 
-def mesh_object(name: str, build: Callable[[bmesh.types.BMesh], None], materials: list[str],
-                location=(0.0, 0.0, 0.0), rotation=(0.0, 0.0, 0.0), smooth: bool = False) -> bpy.types.Object:
+def mesh_object(
+    name: str,
+    build: Callable[[bmesh.types.BMesh], None],
+    materials: list[str],
+    location=(0.0, 0.0, 0.0),
+    rotation=(0.0, 0.0, 0.0),
+    smooth: bool = False,
+) -> bpy.types.Object:
     bm = bmesh.new()
     build(bm)
     mesh = bpy.data.meshes.new(name)
@@ -89,17 +96,21 @@ def boxes(parts: list[Box], material_index: int = 0) -> Callable[[bmesh.types.BM
             verts = bmesh.ops.create_cube(bm, size=1.0, matrix=Matrix.LocRotScale(center, None, size))["verts"]
             for face in {f for v in verts for f in v.link_faces}:
                 face.material_index = material_index
+
     return build
 
 
 def build_lamp(bm: bmesh.types.BMesh) -> None:
     """Base disc, pole (slot 0, Metal) and a conical shade (slot 1, Lampshade)."""
-    bmesh.ops.create_cone(bm, cap_ends=True, segments=24, radius1=0.2, radius2=0.2, depth=0.04,
-                          matrix=Matrix.Translation((0, 0, 0.02)))
-    bmesh.ops.create_cone(bm, cap_ends=True, segments=12, radius1=0.02, radius2=0.02, depth=1.4,
-                          matrix=Matrix.Translation((0, 0, 0.72)))
-    shade = bmesh.ops.create_cone(bm, cap_ends=True, segments=24, radius1=0.28, radius2=0.14, depth=0.32,
-                                  matrix=Matrix.Translation((0, 0, 1.5)))["verts"]
+    bmesh.ops.create_cone(
+        bm, cap_ends=True, segments=24, radius1=0.2, radius2=0.2, depth=0.04, matrix=Matrix.Translation((0, 0, 0.02))
+    )
+    bmesh.ops.create_cone(
+        bm, cap_ends=True, segments=12, radius1=0.02, radius2=0.02, depth=1.4, matrix=Matrix.Translation((0, 0, 0.72))
+    )
+    shade = bmesh.ops.create_cone(
+        bm, cap_ends=True, segments=24, radius1=0.28, radius2=0.14, depth=0.32, matrix=Matrix.Translation((0, 0, 1.5))
+    )["verts"]
     for face in {f for v in shade for f in v.link_faces}:
         face.material_index = 1
 
@@ -124,14 +135,32 @@ def build_scene() -> None:
         make_material(name, **spec)
     leg = 0.05
     mesh_object("Floor", boxes([((0, 0, -0.01), (3.1, 2.7, 0.02))]), ["Floor_Mat"], location=(-0.15, 0, 0))
-    table = mesh_object("Table", boxes([((0, 0, 0.725), (1.2, 0.8, 0.05))] + [
-        ((sx * 0.55, sy * 0.35, 0.35), (leg, leg, 0.7)) for sx in (-1, 1) for sy in (-1, 1)]), ["Wood"])
+    table = mesh_object(
+        "Table",
+        boxes(
+            [((0, 0, 0.725), (1.2, 0.8, 0.05))]
+            + [((sx * 0.55, sy * 0.35, 0.35), (leg, leg, 0.7)) for sx in (-1, 1) for sy in (-1, 1)]
+        ),
+        ["Wood"],
+    )
     table.modifiers.new("Bevel", "BEVEL").width = 0.01
-    mesh_object("chair_02", boxes([((0, 0, 0.45), (0.45, 0.45, 0.05)), ((0, -0.2, 0.72), (0.45, 0.05, 0.5))] + [
-        ((sx * 0.2, sy * 0.2, 0.21), (0.04, 0.04, 0.42)) for sx in (-1, 1) for sy in (-1, 1)]),
-        ["Fabric_Blue"], location=(0.1, -0.8, 0), rotation=(0, 0, 0.25))
-    mesh_object("Cube.003", boxes([((0, 0, 0), (0.25, 0.2, 0.18))]), ["Box_Green"],
-                location=(0.3, 0.1, 0.84), rotation=(0, 0, 0.4))
+    mesh_object(
+        "chair_02",
+        boxes(
+            [((0, 0, 0.45), (0.45, 0.45, 0.05)), ((0, -0.2, 0.72), (0.45, 0.05, 0.5))]
+            + [((sx * 0.2, sy * 0.2, 0.21), (0.04, 0.04, 0.42)) for sx in (-1, 1) for sy in (-1, 1)]
+        ),
+        ["Fabric_Blue"],
+        location=(0.1, -0.8, 0),
+        rotation=(0, 0, 0.25),
+    )
+    mesh_object(
+        "Cube.003",
+        boxes([((0, 0, 0), (0.25, 0.2, 0.18))]),
+        ["Box_Green"],
+        location=(0.3, 0.1, 0.84),
+        rotation=(0, 0, 0.4),
+    )
     mesh_object("Lamp", build_lamp, ["Metal", "Lampshade"], location=(-1.3, 0.9, 0))
     add_light("Lamp_Light", "POINT", 150.0, (1.0, 0.85, 0.6), (-1.3, 0.9, 1.45))
     add_light("Sun", "SUN", 3.0, (1.0, 0.97, 0.9), (0, 0, 5), (math.radians(40), 0, math.radians(30)))
@@ -182,25 +211,34 @@ def render_orbits(out: Path, size: int, count: int, elevation: float = math.radi
         cam = bpy.data.objects.new(f"orbit_{i}", bpy.data.cameras.new(f"orbit_{i}"))
         scene.collection.objects.link(cam)
         azimuth = -math.pi / 4 + 2 * math.pi * i / count  # view 0 looks from where "Camera" does
-        outward = Vector((math.cos(elevation) * math.cos(azimuth), math.cos(elevation) * math.sin(azimuth),
-                          math.sin(elevation)))
+        outward = Vector(
+            (math.cos(elevation) * math.cos(azimuth), math.cos(elevation) * math.sin(azimuth), math.sin(elevation))
+        )
         cam.location = center + outward
         look_at(cam, center)
         rot = cam.rotation_euler.to_matrix()
         right, up, forward = rot.col[0], rot.col[1], -rot.col[2]
         tan_half = math.tan(cam.data.angle / 2)
         # Closest distance at which every bounding-box corner falls inside the frustum, plus a margin.
-        dist = max(max(abs((c - center).dot(right)), abs((c - center).dot(up))) / tan_half - (c - center).dot(forward)
-                   for c in corners)
+        dist = max(
+            max(abs((c - center).dot(right)), abs((c - center).dot(up))) / tan_half - (c - center).dot(forward)
+            for c in corners
+        )
         cam.location = center + outward * dist * 1.02
         scene.camera = cam
         bpy.context.view_layer.update()
         scene.render.filepath = str(out / "views" / f"view_{i}.png")
         bpy.ops.render.render(write_still=True)
         focal = cam.data.lens / cam.data.sensor_width * size  # sensor fit AUTO, square image
-        view = {"label": f"orbit {i}", "width": size, "height": size, "frame": scene.frame_current,
-                "pose": v4(v for row in cam.matrix_world for v in row),
-                "intrinsics": v4((focal, focal, size / 2, size / 2)), "marks": []}
+        view = {
+            "label": f"orbit {i}",
+            "width": size,
+            "height": size,
+            "frame": scene.frame_current,
+            "pose": v4(v for row in cam.matrix_world for v in row),
+            "intrinsics": v4((focal, focal, size / 2, size / 2)),
+            "marks": [],
+        }
         write_json(out / "views" / f"view_{i}.json", view)
         camera_data = cam.data
         bpy.data.objects.remove(cam)
@@ -214,33 +252,52 @@ def scene_graph() -> dict:
     objects, meshes = [], 0
     for obj in scene.objects:
         mw = obj.matrix_world
-        corners = [mw @ Vector(c) for c in obj.evaluated_get(depsgraph).bound_box] if obj.type == "MESH" else [
-            mw.translation]
+        corners = (
+            [mw @ Vector(c) for c in obj.evaluated_get(depsgraph).bound_box] if obj.type == "MESH" else [mw.translation]
+        )
         lo, hi = [min(c[k] for c in corners) for k in range(3)], [max(c[k] for c in corners) for k in range(3)]
         meshes += obj.type == "MESH"
-        objects.append({
-            "name": obj.name, "type": obj.type, "parent": obj.parent.name if obj.parent else None,
-            "location": v4(mw.translation), "rotation": v4(mw.to_euler("XYZ")), "scale": v4(mw.to_scale()),
-            "dimensions": v4(h - lo_ for lo_, h in zip(lo, hi, strict=True)), "bbox_min": v4(lo), "bbox_max": v4(hi),
-            "visible": obj.visible_get() and not obj.hide_render,
-            "materials": [s.material.name for s in obj.material_slots if s.material],
-            "modifiers": [{"name": m.name, "type": m.type} for m in obj.modifiers],
-            "mark": meshes if obj.type == "MESH" else None,
-        })
+        objects.append(
+            {
+                "name": obj.name,
+                "type": obj.type,
+                "parent": obj.parent.name if obj.parent else None,
+                "location": v4(mw.translation),
+                "rotation": v4(mw.to_euler("XYZ")),
+                "scale": v4(mw.to_scale()),
+                "dimensions": v4(h - lo_ for lo_, h in zip(lo, hi, strict=True)),
+                "bbox_min": v4(lo),
+                "bbox_max": v4(hi),
+                "visible": obj.visible_get() and not obj.hide_render,
+                "materials": [s.material.name for s in obj.material_slots if s.material],
+                "modifiers": [{"name": m.name, "type": m.type} for m in obj.modifiers],
+                "mark": meshes if obj.type == "MESH" else None,
+            }
+        )
     materials = []
     for mat in bpy.data.materials:
         inputs = mat.node_tree.nodes["Principled BSDF"].inputs
-        materials.append({
-            "name": mat.name, "base_color": v4(inputs["Base Color"].default_value),
-            "roughness": r4(inputs["Roughness"].default_value), "metallic": r4(inputs["Metallic"].default_value),
-            "emission_color": v4(inputs["Emission Color"].default_value[:3]),
-            "emission_strength": r4(inputs["Emission Strength"].default_value),
-            "alpha": r4(inputs["Alpha"].default_value),
-        })
-    lights = [{"name": o.name, "type": o.data.type, "color": v4(o.data.color), "energy": r4(o.data.energy)}
-              for o in scene.objects if o.type == "LIGHT"]
-    cameras = [{"name": o.name, "focal_length": r4(o.data.lens), "sensor_width": r4(o.data.sensor_width)}
-               for o in scene.objects if o.type == "CAMERA"]
+        materials.append(
+            {
+                "name": mat.name,
+                "base_color": v4(inputs["Base Color"].default_value),
+                "roughness": r4(inputs["Roughness"].default_value),
+                "metallic": r4(inputs["Metallic"].default_value),
+                "emission_color": v4(inputs["Emission Color"].default_value[:3]),
+                "emission_strength": r4(inputs["Emission Strength"].default_value),
+                "alpha": r4(inputs["Alpha"].default_value),
+            }
+        )
+    lights = [
+        {"name": o.name, "type": o.data.type, "color": v4(o.data.color), "energy": r4(o.data.energy)}
+        for o in scene.objects
+        if o.type == "LIGHT"
+    ]
+    cameras = [
+        {"name": o.name, "focal_length": r4(o.data.lens), "sensor_width": r4(o.data.sensor_width)}
+        for o in scene.objects
+        if o.type == "CAMERA"
+    ]
     background = scene.world.node_tree.nodes["Background"].inputs
     animated = []
     for obj in scene.objects:
@@ -248,17 +305,35 @@ def scene_graph() -> dict:
         if not (anim and anim.action):
             continue
         bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        channels = [{"path": fc.data_path, "index": fc.array_index, "keyframes": [
-            {"frame": r4(k.co[0]), "value": r4(k.co[1]), "interpolation": k.interpolation, "easing": k.easing}
-            for k in fc.keyframe_points]} for fc in bag.fcurves]
+        channels = [
+            {
+                "path": fc.data_path,
+                "index": fc.array_index,
+                "keyframes": [
+                    {"frame": r4(k.co[0]), "value": r4(k.co[1]), "interpolation": k.interpolation, "easing": k.easing}
+                    for k in fc.keyframe_points
+                ],
+            }
+            for fc in bag.fcurves
+        ]
         animated.append({"object": obj.name, "channels": channels})
     return {
-        "name": scene.name, "frame_current": scene.frame_current, "objects": objects, "materials": materials,
-        "lights": lights, "cameras": cameras,
-        "world": {"color": v4(background["Color"].default_value[:3]),
-                  "strength": r4(background["Strength"].default_value)},
-        "animation": {"frame_start": scene.frame_start, "frame_end": scene.frame_end,
-                      "fps": r4(scene.render.fps / scene.render.fps_base), "objects": animated},
+        "name": scene.name,
+        "frame_current": scene.frame_current,
+        "objects": objects,
+        "materials": materials,
+        "lights": lights,
+        "cameras": cameras,
+        "world": {
+            "color": v4(background["Color"].default_value[:3]),
+            "strength": r4(background["Strength"].default_value),
+        },
+        "animation": {
+            "frame_start": scene.frame_start,
+            "frame_end": scene.frame_end,
+            "fps": r4(scene.render.fps / scene.render.fps_base),
+            "objects": animated,
+        },
     }
 
 

@@ -58,7 +58,7 @@ EXAMPLES: dict[str, dict] = {
     "set_interpolation": {"targets": ["Cube"], "interpolation": "BEZIER", "easing": "EASE_IN_OUT"},
     "insert_keyframe": {"target": "Cube", "channel": "location", "index": 2, "frame": 36, "value": 2},
     "delete_keyframe": {"target": "Cube", "channel": "location", "index": 2, "frame": 24},
-    "set_frame_range": {"start": 1, "end": 96, "fps": 24},
+    "set_frame_range": {"start": 1, "length": 96, "fps": 24},
     "generative_edit": {
         "modality": "3d",
         "prompt": "a worn leather armchair",
@@ -119,13 +119,7 @@ def test_scene_schema_leaves_out_ops_the_scene_cannot_take() -> None:
     names = _op_names(plan_json_schema(bare))
     assert "translate" in names and "set_base_color" in names
     assert not names & {"set_light_energy", "set_focal_length", "retime", "remove_modifier"}
-    assert _op_names(plan_json_schema(None)) == {
-        "generative_edit",
-        "add_light",
-        "set_world_color",
-        "set_world_strength",
-        "set_frame_range",
-    }
+    assert _op_names(plan_json_schema(None)) == {"generative_edit"}
 
 
 def test_generative_mask_without_scene_takes_no_objects() -> None:
@@ -137,6 +131,9 @@ def test_generative_mask_without_scene_takes_no_objects() -> None:
     with pytest.raises(PlanError) as e:
         validate_plan(plan_with(op("generative_edit")), None)  # names chair_02, but there is no scene
     assert e.value.code == "missing_target"
+    with pytest.raises(PlanError) as e:
+        validate_plan(plan_with(op("set_world_strength")), None)
+    assert e.value.code == "needs_scene"
 
 
 @pytest.mark.parametrize(
@@ -154,7 +151,7 @@ def test_generative_mask_without_scene_takes_no_objects() -> None:
         (plan_with(op("translate", speed=3)), "unknown_field", "speed"),
         (plan_with({"op": "translate", "targets": ["Cube"]}), "missing_field", "vector"),
         (plan_with(op("set_light_type", type="LASER")), "bad_value", "type"),
-        (plan_with(op("set_frame_range", start=50, end=10)), "out_of_range", "ops.0"),
+        (plan_with(op("set_frame_range", length=0)), "out_of_range", "length"),
         ({"reasoning": "x", "suggestions": []}, "out_of_range", "suggestions"),
         ("{not json", "invalid_json", ""),
         ("[1, 2]", "wrong_type", ""),

@@ -1,0 +1,107 @@
+"""The model's prompt: chat messages for one request (pure functions, no torch).
+
+Layout, the same for every backend and for training data:
+- system: the role, how to reason, the op vocabulary, the output rules;
+- user: every view as a labelled image (index, camera position, frame, set-of-marks), then the
+  reference images, then the scene graph as compact JSON (or a note that there is none: a
+  generative hand-off), then the instruction;
+- assistant: starts with `<think>`; the reasoning ends with `</think>`, then the JSON plan.
+
+Messages use the Hugging Face chat format; image parts carry no data: the images travel to the
+processor separately, in the order of `request_images()`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from evlm_server.edits import vocabulary_text
+
+if TYPE_CHECKING:
+    from evlm_server.engine.base import EngineRequest
+    from evlm_server.scene import View
+
+THINK_START = "<think>"
+THINK_END = "</think>"
+ASSISTANT_PREFIX = THINK_START + "\n"  # appended after the chat template's assistant header
+ANSWER_PREFIX = THINK_END + "\n"  # between the reasoning and the JSON plan
+
+ROLE = (
+    "You are EVLM, an editing assistant for Blender scenes. The user gives an editing "
+    "instruction, which may be vague or ambiguous, rendered views of the scene, optional "
+    "reference images, and the scene graph. Work out what the user means and answer with a "
+    "short list of concrete, alternative edit suggestions."
+)
+
+REASONING_RULES = (
+    "Think first, inside <think> ... </think>:\n"
+    "1. Interpret the intent: list the plausible readings of the ambiguous words.\n"
+    "2. Resolve the targets: tie what the user refers to to scene-graph names, with evidence "
+    "from the views (marks, positions, colors) and the reference images.\n"
+    "3. Choose ops and magnitudes, in scene units (metres, degrees, linear RGB in [0, 1]).\n"
+    "4. Reflect: does each plan match the intent and the reference? Fix it if not."
+)
+
+OUTPUT_RULES = (
+    "After </think>, output only the JSON edit plan, nothing else:\n"
+    '{"reasoning": <one-paragraph summary>, "suggestions": [{"title": ..., "rationale": ..., '
+    '"confidence": <0..1>, "ops": [<op>, ...]}, ...]}\n'
+    "Best suggestion first. Name targets exactly as in the scene graph. Without a scene graph, "
+    "answer with generative_edit ops: a refined editing prompt and a mask (object names "
+    "and/or view boxes in normalized [0, 1] view coordinates)."
+)
+
+NO_SCENE_NOTE = (
+    "No scene graph: this is a plain image or video editing request. Answer with a "
+    "generative hand-off (generative_edit: refined prompt + mask as view boxes)."
+)
+
+
+def system_prompt() -> str:
+    return "\n\n".join([ROLE, REASONING_RULES, vocabulary_text(), OUTPUT_RULES])
+
+
+def view_label(index: int, view: View) -> str:
+    """One line that names a view: its index, label, camera position, frame and marks."""
+    parts = [f"View {index}"]
+    if view.label:
+        parts.append(view.label)
+    pose = view.pose  # camera-to-world, row-major: the translation is the last column
+    parts.append(f"camera at ({pose[3]:.2f}, {pose[7]:.2f}, {pose[11]:.2f})")
+    parts.append(f"frame {view.frame}")
+    text = ", ".join(parts)
+    if view.marks:
+        text += "; marks: " + ", ".join(f"{m.index}={m.object}" for m in view.marks)
+    return text + ":"
+
+
+def build_messages(request: EngineRequest) -> list[dict]:
+    """Chat messages for a request (system + user); see the module docstring for the layout."""
+    content: list[dict] = []
+    for i, view in enumerate(request.views):
+        content += [{"type": "text", "text": view_label(i, view) + "\n"}, {"type": "image"}]
+        content.append({"type": "text", "text": "\n"})
+    for j in range(len(request.references)):
+        label = f"Reference image {j} (what the user wants it to look like):\n"
+        content += [{"type": "text", "text": label}, {"type": "image"}]
+        content.append({"type": "text", "text": "\n"})
+    if request.scene is not None:
+        scene_text = "Scene graph (JSON):\n" + request.scene.to_prompt_json()
+    else:
+        scene_text = NO_SCENE_NOTE
+    content.append({"type": "text", "text": scene_text + "\n\n"})
+    content.append(
+        {
+            "type": "text",
+            "text": f"Instruction: {request.instruction}\nGive at most {request.max_suggestions} suggestions.",
+        }
+    )
+    return [
+        {"role": "system", "content": system_prompt()},
+        {"role": "user", "content": content},
+    ]
+
+
+def request_images(request: EngineRequest) -> list:
+    """The request's images in prompt order: the views, then the references."""
+    return list(request.images) + list(request.references)
