@@ -171,11 +171,12 @@ class Client:
                 else:
                     self._last_heard[rid] = time.monotonic()
         now = time.monotonic()
-        stale = [rid for rid, t in self._last_heard.items() if now - t > self.timeout_s]
-        for rid in stale:
-            del self._last_heard[rid]
-            events.append(Event(id=rid, type="timeout"))
-        if stale:
+        if any(now - t > self.timeout_s for t in self._last_heard.values()):
+            # The server keeps every waiting request alive each second, so this silence means the
+            # connection is gone. A fresh socket is a new identity: no reply of the old one can
+            # reach it, so every request in flight ends here.
+            events += [Event(id=rid, type="timeout") for rid in self._last_heard]
+            self._last_heard.clear()
             self.reconnect()
         return events
 

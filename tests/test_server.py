@@ -320,3 +320,16 @@ def test_curve_lets_in_only_allowed_clients(serve, tmp_path, caplog) -> None:  #
             with pytest.raises(RequestTimeout):
                 client.ping()
     assert any("refused a client" in r.getMessage() for r in caplog.records)
+
+
+def test_client_times_out_every_request_when_the_server_is_silent() -> None:
+    with Client("tcp://127.0.0.1:1", timeout_s=0.3) as client:
+        ids = {client.submit(Ping(id=f"p{i}")) for i in range(2)}
+        events = []
+        deadline = time.monotonic() + 3
+        while len(events) < 2 and time.monotonic() < deadline:
+            events += client.poll(50)
+        assert {e.id for e in events} == ids and {e.type for e in events} == {"timeout"}
+        assert client.in_flight == []
+        with pytest.raises(RequestTimeout, match="is evlm-server running"):
+            client.ping()
