@@ -1,0 +1,1 @@
+"""Training data: the record format, its validation, loading and collation."""
