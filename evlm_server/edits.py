@@ -18,14 +18,14 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from evlm_server.scene import SceneGraph
+from evlm_server.scene import Interpolation, SceneGraph
 
 VOCABULARY_VERSION = 1
 MAX_SUGGESTIONS = 5
 MAX_OPS = 8
 MAX_TARGETS = 16
 
-Name = Annotated[str, Field(min_length=1, max_length=63)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
 # A set of names: repeats are dropped (order kept), so an op never hits an object twice.
 Targets = Annotated[
     list[Name], Field(min_length=1, max_length=MAX_TARGETS), AfterValidator(lambda v: list(dict.fromkeys(v)))
@@ -345,7 +345,7 @@ class ScaleAmplitude(_Model):
 class SetInterpolation(_Model):
     op: Literal["set_interpolation"]
     targets: Targets
-    interpolation: Literal["CONSTANT", "LINEAR", "BEZIER"]
+    interpolation: Interpolation
     easing: Literal["AUTO", "EASE_IN", "EASE_OUT", "EASE_IN_OUT"] = "AUTO"
     _refs = {"targets": "animated"}
 

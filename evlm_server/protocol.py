@@ -62,8 +62,8 @@ class Limits:
 
     max_message_bytes: int = 64 << 20  # also set as ZMQ_MAXMSGSIZE (per frame)
     max_header_bytes: int = 4 << 20
-    max_frames: int = 64
-    max_views: int = 32
+    max_frames: int = 128
+    max_views: int = 96  # e.g. 6 views x 16 animation frames
     max_references: int = 4
     max_pixels: int = 2048 * 2048  # per image
     max_instruction_chars: int = 2000

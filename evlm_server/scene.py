@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Name = Annotated[str, Field(min_length=1, max_length=63)]
+Name = Annotated[str, Field(min_length=1, max_length=255)]  # Blender 5: up to 255 bytes
 Finite = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Vec3 = Annotated[list[Finite], Field(min_length=3, max_length=3)]
@@ -22,7 +22,11 @@ RGBA = Annotated[list[Unit], Field(min_length=4, max_length=4)]
 # Blender types whose data can hold materials and modifiers.
 GEOMETRY_TYPES = frozenset({"MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME"})
 LIGHT_TYPES = ("POINT", "SUN", "SPOT", "AREA")
-INTERPOLATIONS = ("CONSTANT", "LINEAR", "BEZIER")
+INTERPOLATIONS = (
+    "CONSTANT", "LINEAR", "BEZIER", "SINE", "QUAD", "CUBIC", "QUART", "QUINT", "EXPO", "CIRC", "BACK", "BOUNCE",
+    "ELASTIC",
+)  # fmt: skip
+Interpolation = Literal[INTERPOLATIONS]
 
 
 class _Model(BaseModel):
@@ -45,7 +49,7 @@ class SceneObject(_Model):
     bbox_min: Vec3 = [0.0, 0.0, 0.0]  # world-space axis-aligned bounds
     bbox_max: Vec3 = [0.0, 0.0, 0.0]
     visible: bool = True
-    materials: list[Name] = Field(default_factory=list, max_length=64)  # material slots, in order
+    materials: list[Name | None] = Field(default_factory=list, max_length=64)  # slots in order; None: empty
     modifiers: list[Modifier] = Field(default_factory=list, max_length=64)
     mark: int | None = Field(default=None, ge=0)  # set-of-marks index drawn on the views
 
@@ -81,7 +85,7 @@ class World(_Model):
 class Keyframe(_Model):
     frame: Finite
     value: Finite
-    interpolation: Literal["CONSTANT", "LINEAR", "BEZIER"] = "BEZIER"
+    interpolation: Interpolation = "BEZIER"
     easing: Literal["AUTO", "EASE_IN", "EASE_OUT", "EASE_IN_OUT"] = "AUTO"
 
 
