@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import logging
 import os
 import shutil
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from evlm_server.protocol import DEFAULT_ENDPOINT, Limits
+from evlm_server.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
 
 ENV_MODEL = "EVLM_MODEL"
 
@@ -73,7 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not _is_local(args.bind) and args.curve_dir is None and not args.insecure_remote:
+    if not is_local_endpoint(args.bind) and args.curve_dir is None and not args.insecure_remote:
         return _fail(
             f"refusing to bind {args.bind} without CURVE: use --curve-dir (see `evlm-server keygen`) "
             "or --insecure-remote"
@@ -174,20 +172,6 @@ def _keygen(args: argparse.Namespace) -> int:
         f"give each client server.key and its own clients/clientN.key_secret"
     )
     return 0
-
-
-def _is_local(endpoint: str) -> bool:
-    """Loopback TCP, ipc:// and inproc:// are local; anything else reaches the network."""
-    scheme, _, rest = endpoint.partition("://")
-    if scheme in ("ipc", "inproc"):
-        return True
-    host = urlsplit(f"//{rest}").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------------- evlm

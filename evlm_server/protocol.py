@@ -11,10 +11,12 @@ A failure is a `ProtocolError` whose `code` is one of `ErrorCode` and never chan
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -321,3 +323,17 @@ def _jpeg_size(blob: bytes) -> tuple[int, int]:
             raise ValueError("corrupt JPEG segment")
         i += 2 + length
     raise ValueError("truncated JPEG: no frame header")
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """Loopback TCP, ipc:// and inproc:// stay on this machine; anything else reaches the network."""
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = urlsplit(f"//{rest}").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -20,12 +20,19 @@ other's data):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from evlm_server.client import Client
 
 try:
     # isort: off
@@ -264,3 +271,51 @@ def state(scene: Any) -> dict[str, Any]:
 @pytest.fixture
 def scene_state() -> Callable[[Any], dict[str, Any]]:
     return state
+
+
+# ---------------------------------------------------------------------- a real evlm-server
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def serving(tmp: Path, *args: str) -> Iterator[str]:
+    """`evlm-server serve ARGS` on an ipc socket in `tmp`, until the block ends."""
+    endpoint = f"ipc://{tmp}/evlm.sock"
+    log = open(tmp / "server.log", "w+b")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/python"), "-m", "evlm_server", "serve", "--bind", endpoint, *args],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        with Client(endpoint, timeout_s=2) as client:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    client.ping()
+                    break
+                except TimeoutError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        pytest.fail(f"server did not come up:\n{log.read().decode(errors='replace')}")
+        yield endpoint
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def endpoint(tmp_path_factory):  # noqa: ANN001, ANN201
+    """One evlm-server process with the tiny random checkpoint for the whole Blender session."""
+    model = tmp_path_factory.getbasetemp() / "tiny-qwen2-vl"
+    subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "scripts/make_tiny_checkpoint.py", "--out", str(model)],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    args = ("--model", str(model), "--device", "cpu", "--max-reasoning-tokens", "32", "--max-answer-tokens", "300")
+    with serving(tmp_path_factory.mktemp("server"), *args) as endpoint:
+        yield endpoint
