@@ -115,7 +115,7 @@ def test_error_keeps_the_request_id_when_readable() -> None:
 def test_contract_modules_import_neither_torch_nor_bpy() -> None:
     code = (
         "import sys, evlm_server.protocol, evlm_server.scene, evlm_server.edits, evlm_server.client, "
-        "evlm_server.engine, evlm_server.cli; "
+        "evlm_server.engine, evlm_server.cli, evlm_server.keyframes, evlm_server.views, evlm_server.session; "
         "bad = [m for m in ('torch', 'bpy', 'transformers', 'PIL') if m in sys.modules]; "
         "assert not bad, bad"
     )
