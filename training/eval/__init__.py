@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure), the harness over the real engine, reports, and the `evlm-eval` CLI."""
