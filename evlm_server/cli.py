@@ -253,6 +253,8 @@ def _suggest(args: argparse.Namespace) -> int:
 
 def format_plan(plan, reasoning: str = "", timings: dict | None = None) -> str:  # noqa: ANN001
     """A plan as an artist reads it: the reasoning, then each suggestion with its ops."""
+    from evlm_server.session import describe_op  # the add-on's panel shows ops the same way
+
     lines = []
     if reasoning.strip():
         lines += ["Reasoning:", *("  " + line for line in reasoning.strip().splitlines()), ""]
@@ -262,24 +264,10 @@ def format_plan(plan, reasoning: str = "", timings: dict | None = None) -> str: 
         lines.append(f"{i}. {s.title}  (confidence {s.confidence:.0%})")
         if s.rationale.strip():
             lines.append(f"   {s.rationale.strip()}")
-        for op in s.ops:
-            fields = op.model_dump(mode="json")
-            name = fields.pop("op")
-            args = ", ".join(f"{k}={_compact(v)}" for k, v in fields.items())
-            lines.append(f"   - {name}({args})")
+        lines += [f"   - {describe_op(op, limit=400)}" for op in s.ops]
     if timings:
         lines += ["", "Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())]
     return "\n".join(lines)
-
-
-def _compact(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_compact(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _fail(message: str) -> int:

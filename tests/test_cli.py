@@ -39,7 +39,7 @@ def test_suggest_prints_suggestions(serve, request_files, capsys) -> None:  # no
     )
     out = capsys.readouterr().out
     assert rc == 0
-    assert "1. Generative edit" in out and "generative_edit(" in out and "prompt='make it cozier'" in out
+    assert "1. Generative edit" in out and "generative edit: modality '3d', prompt 'make it cozier'" in out
 
 
 def test_suggest_json(serve, request_files, capsys) -> None:  # noqa: ANN001

@@ -3,10 +3,7 @@ scene's 6 views, a schema-valid plan back that passes scene validation."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +14,8 @@ from evlm_server.edits import validate_plan
 from evlm_server.engine.tiny import make_tiny_checkpoint
 from evlm_server.scene import SceneGraph
 
+from .server_process import server_process
+
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample_scene"
 
 
@@ -24,36 +23,13 @@ SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample_scene"
 def server(tmp_path_factory):  # noqa: ANN001
     tmp = tmp_path_factory.mktemp("e2e")
     model = make_tiny_checkpoint(tmp / "tiny", arch="qwen2_vl", seed=0)
-    endpoint = f"ipc://{tmp}/evlm.sock"
-    log = open(tmp / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "evlm_server", "serve", "--model", str(model), "--bind", endpoint,
-         "--device", "cpu", "--max-reasoning-tokens", "48", "--max-answer-tokens", "400"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
-        with Client(endpoint, timeout_s=2) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    client.ping()
-                    break
-                except TimeoutError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        pytest.fail(f"server did not come up:\n{log.read().decode(errors='replace')}")
-        yield endpoint, proc, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    args = ("--model", str(model), "--device", "cpu", "--max-reasoning-tokens", "48", "--max-answer-tokens", "400")
+    with server_process(tmp, *args) as (endpoint, proc):
+        yield endpoint, proc
 
 
 def test_six_views_give_a_plan_valid_for_the_scene(server) -> None:  # noqa: ANN001
-    endpoint, *_ = server
+    endpoint, _ = server
     scene = SceneGraph.model_validate_json((SAMPLE / "scene.json").read_text())
     views = load_views(SAMPLE / "views")
     assert len(views) == 6
@@ -67,7 +43,7 @@ def test_six_views_give_a_plan_valid_for_the_scene(server) -> None:  # noqa: ANN
 
 
 def test_plain_image_request_gets_a_generative_hand_off(server) -> None:  # noqa: ANN001
-    endpoint, *_ = server
+    endpoint, _ = server
     views = load_views(SAMPLE / "views")[:1]
     with Client(endpoint, timeout_s=120) as client:
         result = client.suggest("remove the lamp from the photo", views, None)
@@ -77,7 +53,7 @@ def test_plain_image_request_gets_a_generative_hand_off(server) -> None:  # noqa
 
 
 def test_server_stops_cleanly_on_sigterm(server) -> None:  # noqa: ANN001
-    endpoint, proc, log = server
+    endpoint, proc = server
     views = load_views(SAMPLE / "views")
     scene = SceneGraph.model_validate_json((SAMPLE / "scene.json").read_text())
     with Client(endpoint, timeout_s=60) as client:

@@ -20,19 +20,14 @@ other's data):
 from __future__ import annotations
 
 import math
-import os
-import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from evlm_server.client import Client
 
 try:
     # isort: off
@@ -275,37 +270,9 @@ def scene_state() -> Callable[[Any], dict[str, Any]]:
 
 # ---------------------------------------------------------------------- a real evlm-server
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def serving(tmp: Path, *args: str) -> Iterator[str]:
-    """`evlm-server serve ARGS` on an ipc socket in `tmp`, until the block ends."""
-    endpoint = f"ipc://{tmp}/evlm.sock"
-    log = open(tmp / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/python"), "-m", "evlm_server", "serve", "--bind", endpoint, *args],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    try:
-        with Client(endpoint, timeout_s=2) as client:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    client.ping()
-                    break
-                except TimeoutError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        pytest.fail(f"server did not come up:\n{log.read().decode(errors='replace')}")
-        yield endpoint
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+if str(ROOT) not in sys.path:  # the shared helpers in tests/
+    sys.path.insert(0, str(ROOT))
+from tests.server_process import serving  # noqa: E402
 
 
 @pytest.fixture(scope="session")
