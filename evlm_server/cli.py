@@ -33,9 +33,10 @@ def server_main(argv: list[str] | None = None) -> int:
     serve.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint to bind (default {DEFAULT_ENDPOINT})")
     serve.add_argument(
         "--engine",
-        choices=["hf", "null"],
-        default="hf",
-        help="hf: the transformers backend; null: no model, for testing the wire",
+        choices=["auto", "hf", "fast", "null"],
+        default="auto",
+        help="auto (default): fast on CUDA for Qwen2-VL-family models, else hf; hf: plain transformers; "
+        "fast: static KV cache + CUDA graphs + continuous batching; null: no model, for testing the wire",
     )
     serve.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     serve.add_argument("--max-batch", type=int, default=4, help="requests decoded together (default 4)")
@@ -101,6 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             engine = load_engine(
                 args.model,
+                kind=args.engine,
                 device=args.device,
                 max_batch=args.max_batch,
                 max_reasoning_tokens=args.max_reasoning_tokens,

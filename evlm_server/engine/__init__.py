@@ -13,11 +13,25 @@ from evlm_server.engine.base import Cancelled, Engine, EngineRequest, EngineResu
 __all__ = ["Cancelled", "Engine", "EngineRequest", "EngineResult", "load_engine"]
 
 
-def load_engine(model_path: str | Path, **kw) -> Engine:
-    """The Hugging Face engine for a local checkpoint folder (see hf.HFEngine for `kw`).
+def load_engine(model_path: str | Path, kind: str = "auto", **kw) -> Engine:
+    """An engine for a local checkpoint folder (see hf.HFEngine for `kw`).
 
-    FileNotFoundError if the folder is missing, ValueError if it is not a loadable checkpoint.
+    kind "auto": the fast engine (static KV cache, CUDA graphs, continuous batching) on CUDA for
+    the architectures it supports, the plain transformers engine otherwise; "hf" or "fast" force
+    one. FileNotFoundError if the folder is missing, ValueError if it is not a loadable checkpoint.
     """
+    import torch
+
+    from evlm_server.engine.fast import FastEngine
     from evlm_server.engine.hf import HFEngine
 
-    return HFEngine(model_path, **kw)
+    if kind not in ("auto", "hf", "fast"):
+        raise ValueError(f"unknown engine {kind!r}: auto, hf or fast")
+    path = Path(model_path).expanduser()
+    device = kw.get("device", "auto")
+    on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if kind == "fast" or (
+        kind == "auto" and on_cuda and (path / "config.json").is_file() and FastEngine.supports(path)
+    ):
+        return FastEngine(path, **kw)
+    return HFEngine(path, **kw)

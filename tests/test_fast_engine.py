@@ -1,0 +1,215 @@
+"""The fast engine (static KV cache + continuous batching) on tiny random checkpoints, CPU float32.
+
+What must hold: greedy decoding gives exactly the tokens of plain `model.generate` (so the prefill,
+the multimodal rotary offset and our decode step are the reference's); requests that join and
+leave while others decode get the tokens they would get alone; the full engine returns the same
+schema-valid plans as the Hugging Face engine, and cancellation and bad requests stay per request.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("xgrammar")
+
+from PIL import Image  # noqa: E402
+
+from evlm_server.edits import validate_plan  # noqa: E402
+from evlm_server.engine import Cancelled, EngineResult  # noqa: E402
+from evlm_server.engine.fast import FastEngine  # noqa: E402
+from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, greedy_choose, supports_config  # noqa: E402
+from evlm_server.engine.hf import HFEngine, load_processor  # noqa: E402
+from tests.conftest import make_scene  # noqa: E402
+from tests.test_engine import request  # noqa: E402
+
+ARCHS = ["qwen2_vl", "qwen2_5_vl"]
+NEW = 32  # tokens compared per prompt
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory) -> dict:
+    from evlm_server.engine.tiny import make_tiny_checkpoint
+
+    root = tmp_path_factory.mktemp("tiny_fast")
+    return {arch: make_tiny_checkpoint(root / arch, arch=arch, seed=0) for arch in ARCHS}
+
+
+@pytest.fixture(scope="module")
+def models(checkpoints) -> dict:
+    from transformers import AutoModelForImageTextToText
+
+    out = {}
+    for arch, path in checkpoints.items():
+        model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        out[arch] = (model.eval(), load_processor(path))
+    return out
+
+
+def prompt(processor, text: str, sizes: list[tuple[int, int]], color: int) -> dict:
+    """A chat prompt with images of the given sizes (each size gives a different vision grid)."""
+    content = []
+    for i, _ in enumerate(sizes):
+        content += [{"type": "text", "text": f"View {i}:"}, {"type": "image"}]
+    content.append({"type": "text", "text": text})
+    chat = processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+    images = [Image.new("RGB", s, (color, 255 - color, (37 * i) % 256)) for i, s in enumerate(sizes)]
+    return dict(processor(text=[chat], images=images or None, return_tensors="pt"))
+
+
+def reference(model, inputs: dict, n: int) -> tuple[list[int], torch.Tensor]:
+    """Plain greedy `generate`: the new tokens and their logits [n, vocab]."""
+    with torch.inference_mode():
+        out = model.generate(
+            **inputs,
+            max_new_tokens=n,
+            min_new_tokens=n,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
+    return out.sequences[0, inputs["input_ids"].shape[1] :].tolist(), torch.stack(out.logits, 1)[0]
+
+
+def raw_scheduler(model, max_batch: int) -> Scheduler:
+    """A scheduler with no stages: greedy tokens until each sequence's own length."""
+    decoder = StaticDecoder(model, max_batch=max_batch, max_len=512, kv_bucket=64)
+    return Scheduler(decoder, greedy_choose, lambda seqs, tokens: [False] * len(seqs))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_greedy_tokens_match_plain_generate(models, arch):
+    model, processor = models[arch]
+    inputs = prompt(processor, "make the cube red", [(120, 90), (64, 100)], color=200)
+    decoder = StaticDecoder(model, max_batch=4, max_len=512, kv_bucket=64)
+    pre = decoder.prefill(inputs)
+    assert pre.rope_delta < 0  # the vision tokens share positions: decode must continue from there
+    # Decode in slot 2 of 3, the other slots idle: rows must not leak into each other.
+    decoder.insert(2, pre)
+    tokens, length, scores = [int(pre.logits.argmax())], pre.length, [pre.logits]
+    for _ in range(NEW - 1):
+        logits = decoder.decode([0, 0, tokens[-1]], [0, 0, length], [0, 0, length + pre.rope_delta])
+        tokens.append(int(logits[2].argmax()))
+        scores.append(logits[2])
+        length += 1
+    ref_tokens, ref_logits = reference(model, inputs, NEW)
+    assert tokens == ref_tokens
+    # Tokens alone are a weak check on a random model (a wrong rotary offset moves the logits by
+    # ~7e-3 and still picks the same tokens); the logits must agree to float32 rounding.
+    torch.testing.assert_close(torch.stack(scores), ref_logits, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_joining_and_leaving_requests_match_solo_runs(models, arch):
+    model, processor = models[arch]
+    prompts = [
+        prompt(processor, "make the cube red", [(120, 90)], color=10),
+        prompt(processor, "move the lamp left", [(64, 100), (90, 90)], color=120),
+        prompt(processor, "a brighter sky", [], color=0),  # text only: rope delta 0
+        prompt(processor, "scale the chair", [(100, 56)], color=240),
+    ]
+    lengths = [NEW, 12, NEW, 20]
+    solo = []
+    for inputs, n in zip(prompts, lengths, strict=True):
+        sched = raw_scheduler(model, max_batch=1)
+        seq = sched.submit(Sequence(inputs, max_new_tokens=n))
+        sched.wait([seq])
+        solo.append(seq.tokens)
+    assert solo[0] == reference(model, prompts[0], NEW)[0]
+
+    # Two slots for four requests: 0 starts alone, 1 joins at step 5 and leaves first, 2 and 3
+    # wait in the queue and take the freed slots while the others are mid-answer.
+    sched = raw_scheduler(model, max_batch=2)
+    seqs = [sched.submit(Sequence(prompts[0], max_new_tokens=lengths[0]))]
+    for _ in range(5):
+        sched.step()
+    seqs.append(sched.submit(Sequence(prompts[1], max_new_tokens=lengths[1])))
+    sched.step()
+    seqs += [sched.submit(Sequence(p, max_new_tokens=n)) for p, n in zip(prompts[2:], lengths[2:], strict=True)]
+    sched.wait(seqs)
+    assert [s.tokens for s in seqs] == solo
+    assert all(s.error is None for s in seqs) and not sched.busy()
+    assert sched.steps < sum(lengths)  # they really decoded together
+
+
+def test_supports():
+    assert supports_config({"model_type": "qwen2_vl", "text_config": {}})
+    assert supports_config({"model_type": "qwen2_5_vl", "text_config": {"rope_parameters": {"rope_type": "default"}}})
+    assert not supports_config({"model_type": "llava"})
+    assert not supports_config({"model_type": "qwen2_vl", "text_config": {"use_sliding_window": True}})
+    assert not supports_config({"model_type": "qwen2_vl", "text_config": {"rope_parameters": {"rope_type": "yarn"}}})
+    assert not FastEngine.supports("/nonexistent/checkpoint")
+
+
+@pytest.fixture(scope="module")
+def engine(checkpoints):
+    return FastEngine(
+        checkpoints["qwen2_5_vl"], device="cpu", max_reasoning_tokens=24, max_answer_tokens=200, max_len=2048
+    )
+
+
+def test_engine_plans_match_hf_engine(checkpoints, engine):
+    hf = HFEngine(checkpoints["qwen2_5_vl"], device="cpu", max_reasoning_tokens=24, max_answer_tokens=200)
+    scene = make_scene()
+    for req in (request(scene, n_views=2, id="a"), request(None, n_views=1, id="b", instruction="brighter")):
+        fast, ref = engine.run([req])[0], hf.run([req])[0]
+        assert isinstance(fast, EngineResult), fast
+        assert (fast.reasoning, fast.plan, fast.tokens) == (ref.reasoning, ref.plan, ref.tokens)
+        validate_plan(fast.plan.model_dump_json(), req.scene)
+
+
+def test_concurrent_callers_cancel_and_bad_requests(engine):
+    scene = make_scene()
+    streamed: list[str] = []
+    cancel = threading.Event()
+
+    def progress(stage: str, text: str) -> None:
+        streamed.append(stage)
+        if len(streamed) >= 3:
+            cancel.set()
+
+    cancelled = request(scene, n_views=1, id="c", on_progress=progress, is_cancelled=cancel.is_set)
+    broken = request(scene, n_views=1, id="x")
+    broken.images = [b"not decoded"]  # the processor refuses it: this request fails alone
+    outcomes: dict[str, list] = {}
+
+    def caller(name: str, batch: list) -> None:
+        outcomes[name] = engine.run(batch)
+
+    threads = [
+        threading.Thread(target=caller, args=("one", [request(scene, n_views=3, id="a"), cancelled])),
+        threading.Thread(target=caller, args=("two", [broken, request(None, n_views=2, id="b")])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    a, c = outcomes["one"]
+    x, b = outcomes["two"]
+    assert isinstance(a, EngineResult) and isinstance(b, EngineResult)
+    assert isinstance(c, Cancelled) and len(streamed) >= 3
+    assert isinstance(x, Exception) and not isinstance(x, EngineResult)
+    assert not engine.scheduler.busy()
+
+
+def test_prompt_longer_than_cache_fails_alone(checkpoints):
+    small = FastEngine(
+        checkpoints["qwen2_vl"], device="cpu", max_reasoning_tokens=8, max_answer_tokens=200, max_len=1200
+    )
+    out = small.run([request(make_scene(), n_views=6, id="big"), request(None, n_views=0, id="ok")])
+    assert isinstance(out[0], ValueError) and "KV cache" in str(out[0])
+    assert isinstance(out[1], EngineResult)
+
+
+def test_load_engine_picks_fast_only_on_cuda_or_when_asked(checkpoints):
+    from evlm_server.engine import load_engine
+
+    path = checkpoints["qwen2_vl"]
+    assert load_engine(path, device="cpu").name == "hf"  # auto on CPU: the plain backend
+    assert load_engine(path, kind="fast", device="cpu", max_batch=2).name == "fast"
+    with pytest.raises(ValueError, match="unknown engine"):
+        load_engine(path, kind="turbo")
