@@ -6,9 +6,9 @@
 # - headless rendering on a CPU needs Debian's OSMesa.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! dpkg -s libosmesa6 >/dev/null 2>&1; then
+if ! dpkg -s libosmesa6 libgl1 >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && apt-get install -y -qq libosmesa6) >/dev/null
+    (apt-get update -qq && apt-get install -y -qq libosmesa6 libgl1) >/dev/null
   else
     echo "warning: Debian's libosmesa6 is missing (sudo apt-get install libosmesa6): synthetic rendering will fail" >&2
   fi
