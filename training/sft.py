@@ -1,0 +1,116 @@
+"""Supervised fine-tuning on chain of thought: the reasoning and answer tokens of each record
+(the collator masks the prompt and its image tokens), full or LoRA.
+
+The loss of an optimizer step is the mean next-token cross entropy over every target token of
+its micro-batches (summed per micro-batch, divided by the step's token count), so gradient
+accumulation gives the same update as one big batch. The loop reads top to bottom.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from training.data.collate import IGNORE_INDEX, Collator, model_inputs
+from training.data.loader import Example, load_dataset_dir
+from training.losses import sft_loss
+from training.train import (
+    ConfigError,
+    Logger,
+    TrainConfig,
+    autocast,
+    clip_and_step,
+    data_splits,
+    export_model,
+    latest_checkpoint,
+    load_checkpoint,
+    load_model,
+    make_optimizer,
+    pick_device,
+    plot_losses,
+    save_checkpoint,
+    seed_everything,
+    step_batches,
+    to_device,
+)
+
+
+def select_examples(data, split: str | None, variants: list[str] | None, limit: int | None = None) -> list[Example]:
+    if split is None or split not in data.splits:
+        return []
+    chosen = [e for e in data[split] if variants is None or e.record.variant in variants]
+    return chosen[:limit] if limit is not None else chosen
+
+
+def forward_logits(model, batch: dict, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
+    """The model's logits for a collated batch (labels are not passed: the losses are ours)."""
+    inputs = {k: v for k, v in model_inputs(batch).items() if k != "labels"}
+    with autocast(cfg, device):
+        return model(**inputs).logits
+
+
+@torch.no_grad()
+def eval_loss(model, collate: Collator, examples: list[Example], cfg: TrainConfig, device: torch.device) -> float:
+    """Mean cross entropy per target token over `examples`."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(examples), cfg.batch_size):
+        batch = to_device(collate(examples[i : i + cfg.batch_size]), device)
+        s, n = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
+        total, count = total + s.item(), count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
+    """Run (or resume) SFT as configured; returns the exported model folder OUT/model."""
+    if cfg.mode != "sft":
+        raise ConfigError(f"mode: train_sft needs 'sft', got {cfg.mode!r}")
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    data = load_dataset_dir(cfg.data, data_splits(cfg))
+    train = select_examples(data, cfg.train_split, cfg.used_variants)
+    evals = select_examples(data, cfg.eval_split, cfg.used_variants, cfg.eval_limit)
+    if not train:
+        raise ConfigError(f"no {cfg.train_split!r} records of variants {cfg.used_variants} in {cfg.data}")
+    model, processor = load_model(cfg, device)
+    collate = Collator(processor, cfg.max_length)
+    opt, sched = make_optimizer(cfg, model)
+    log = Logger(cfg, echo)
+
+    start = 0
+    ckpt = latest_checkpoint(cfg) if cfg.resume else None
+    if ckpt is not None:
+        start = load_checkpoint(ckpt, model, opt, sched)["step"]
+        log.log(event="resume", step=start, checkpoint=str(ckpt))
+    else:
+        log.log(event="start", mode="sft", train=len(train), eval=len(evals), steps=cfg.steps, **cfg.extra)
+
+    model.train()
+    for step in range(start, cfg.steps):
+        t0 = time.perf_counter()
+        micro = [collate([train[i] for i in idx]) for idx in step_batches(cfg, len(train), step)]
+        n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
+        total = 0.0
+        for batch in micro:
+            batch = to_device(batch, device)
+            loss_sum, _ = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
+            (loss_sum / n_tokens).backward()  # the step's mean over all its tokens
+            total += loss_sum.item()
+        lr = sched.get_last_lr()[0]
+        grad_norm = clip_and_step(cfg, model, opt, sched)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            dt = time.perf_counter() - t0
+            log.log(step=done, loss=total / n_tokens, lr=lr, grad_norm=grad_norm, tokens=n_tokens, tok_s=n_tokens / dt)
+        if evals and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
+            log.log(step=done, eval_loss=eval_loss(model, collate, evals, cfg, device))
+        if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
+            save_checkpoint(cfg, model, opt, sched, done)
+
+    out = Path(cfg.out)
+    plot_losses(log.path, out / "loss.png", f"SFT {Path(cfg.model).name}")
+    return export_model(model, cfg.model, out / "model")

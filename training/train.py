@@ -1,0 +1,386 @@
+"""Pieces shared by the training loops (sft.py, rkto.py): the config, model loading (full or
+LoRA), data order, optimizer and schedule, checkpoints with exact resume, logs and export.
+
+Exact resume: the data order is a pure function of (seed, sample position), so a step's
+batch depends on nothing but the step number; a checkpoint holds the trainable weights, the
+optimizer and scheduler states and every RNG state (python, numpy, torch, cuda), so resuming
+from step N runs step N + 1 exactly as the uninterrupted run would.
+
+Checkpoints: `OUT/checkpoints/step-NNNNNN/{trainable.pt, optimizer.pt, state.pt}` (the frozen
+weights are the base checkpoint's, not copied). The final model: `OUT/model/`, a plain Hugging
+Face folder (LoRA merged into the weights) with the base checkpoint's processor files, which
+`evlm_server.engine.load_engine` loads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+MODES = ("sft", "rkto", "kto", "dpo")
+SCHEDULES = ("constant", "linear", "cosine")
+DEFAULT_LORA = {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
+
+
+class ConfigError(ValueError):
+    """A training config that cannot be used; the message names the key."""
+
+
+@dataclass
+class TrainConfig:
+    """Every key of a training config file (JSON or TOML, flat). Paths are relative to the
+    working directory. See configs/README.md."""
+
+    model: str  # base checkpoint folder (for rkto/kto/dpo: the SFT model, which is also the reference)
+    data: str  # dataset folder (train.jsonl, val.jsonl, pairs.jsonl, images)
+    out: str  # output folder
+    mode: str = "sft"  # sft | rkto | kto | dpo (the CLI's subcommand sets it)
+    train_split: str = "train"
+    eval_split: str | None = "val"  # None: no eval loss
+    variants: list[str] | None = None  # record variants used; None: sft -> ["correct"], alignment -> all
+    steps: int = 100  # optimizer steps
+    batch_size: int = 4  # examples (dpo: pairs) per micro-batch
+    grad_accum: int = 1  # micro-batches per optimizer step
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    schedule: str = "cosine"
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0  # 0: no clipping
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    lora: dict | None = None  # None: full fine-tuning; {} or {r, alpha, dropout, target_modules}: LoRA
+    freeze_vision: bool = True  # keep the vision tower frozen (full fine-tuning)
+    max_length: int | None = None  # longer examples are an error (never truncated)
+    eval_every: int = 50  # steps (0: only at the end)
+    eval_limit: int | None = None  # at most N eval examples
+    save_every: int = 50  # steps (0: only at the end)
+    log_every: int = 1
+    resume: bool = True  # continue from the latest checkpoint in OUT/checkpoints if any
+    # alignment (rkto, kto, dpo)
+    beta: float = 0.1
+    lambda_d: float = 1.0
+    lambda_u: float = 1.0
+    extra: dict = field(default_factory=dict)  # free-form notes, copied into the logs
+
+    def check(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule: {self.schedule!r} is not one of {', '.join(SCHEDULES)}")
+        for name in ("steps", "batch_size", "grad_accum", "log_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name}: must be a positive integer, got {v!r}")
+        for name in ("eval_every", "save_every", "warmup_steps"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ConfigError(f"{name}: must be a non-negative integer, got {v!r}")
+        for name in ("lr", "beta"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not (v > 0 and math.isfinite(v)):
+                raise ConfigError(f"{name}: must be a positive number, got {v!r}")
+        for name in ("weight_decay", "max_grad_norm", "lambda_d", "lambda_u"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not (v >= 0 and math.isfinite(v)):
+                raise ConfigError(f"{name}: must be a non-negative number, got {v!r}")
+        if self.lora is not None:
+            if not isinstance(self.lora, dict):
+                raise ConfigError(f"lora: must be a table/object or null, got {self.lora!r}")
+            unknown = set(self.lora) - set(DEFAULT_LORA)
+            if unknown:
+                raise ConfigError(f"lora: unknown keys {sorted(unknown)} (known: {', '.join(DEFAULT_LORA)})")
+        if self.variants is not None and (not isinstance(self.variants, list) or not self.variants):
+            raise ConfigError(f"variants: must be a non-empty list or null, got {self.variants!r}")
+
+    @property
+    def used_variants(self) -> list[str] | None:
+        if self.variants is not None:
+            return self.variants
+        return ["correct"] if self.mode == "sft" else None
+
+
+def load_config(path: str | Path, mode: str | None = None, overrides: dict | None = None) -> TrainConfig:
+    """A TrainConfig from a JSON or TOML file (by extension), `overrides` applied on top."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: cannot parse: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a table/object at the top level")
+    raw.update(overrides or {})
+    if mode is not None:
+        if raw.get("mode", mode) != mode:
+            raise ConfigError(f"{path}: mode {raw['mode']!r} in the file, but the command is {mode!r}")
+        raw["mode"] = mode
+    return config_from_dict(raw, str(path))
+
+
+def config_from_dict(raw: dict, where: str = "config") -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}")
+    missing = [k for k in ("model", "data", "out") if k not in raw]
+    if missing:
+        raise ConfigError(f"{where}: missing required keys {missing}")
+    cfg = TrainConfig(**raw)
+    cfg.check()
+    return cfg
+
+
+# ---------------------------------------------------------------- device, model, data order
+def data_splits(cfg: TrainConfig) -> list[str]:
+    """The splits to load: the train split, and the eval split if set and its file exists."""
+    splits = [cfg.train_split]
+    if cfg.eval_split and cfg.eval_split != cfg.train_split and (Path(cfg.data) / f"{cfg.eval_split}.jsonl").is_file():
+        splits.append(cfg.eval_split)
+    return splits
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} but CUDA is not available")
+    return torch.device(name)
+
+
+def autocast(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast on CUDA when asked; a no-op context elsewhere."""
+    enabled = cfg.bf16 and device.type == "cuda"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def load_model(cfg: TrainConfig, device: torch.device):
+    """(model, processor): the base checkpoint in float32, LoRA-wrapped if configured, with
+    only the weights to train left trainable."""
+    from transformers import AutoModelForImageTextToText
+
+    from evlm_server.engine.hf import load_processor
+
+    path = Path(cfg.model)
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"model: not a Hugging Face checkpoint folder (no config.json): {path}")
+    processor = load_processor(path)
+    model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    if cfg.lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        opts = {**DEFAULT_LORA, **cfg.lora}
+        lcfg = LoraConfig(
+            r=opts["r"], lora_alpha=opts["alpha"], lora_dropout=opts["dropout"], target_modules=opts["target_modules"]
+        )
+        model = get_peft_model(model, lcfg)  # freezes everything but the adapters
+    elif cfg.freeze_vision:
+        for name, p in model.named_parameters():
+            if ".visual." in f".{name}" or name.startswith("visual."):
+                p.requires_grad_(False)
+    return model.to(device), processor
+
+
+def sample_indices(n: int, seed: int, start: int, count: int) -> list[int]:
+    """Sample positions [start, start + count) of an endless stream of epochs, each a
+    permutation of range(n) drawn from (seed, epoch) alone."""
+    out = []
+    for pos in range(start, start + count):
+        epoch, k = divmod(pos, n)
+        out.append(_permutation(n, seed, epoch)[k])
+    return out
+
+
+_PERMS: dict[tuple[int, int, int], list[int]] = {}
+
+
+def _permutation(n: int, seed: int, epoch: int) -> list[int]:
+    key = (n, seed, epoch)
+    if key not in _PERMS:
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        _PERMS[key] = torch.randperm(n, generator=g).tolist()
+    return _PERMS[key]
+
+
+def step_batches(cfg: TrainConfig, n: int, step: int) -> list[list[int]]:
+    """The micro-batches (lists of example indices) of optimizer step `step` (0-based)."""
+    per_step = cfg.batch_size * cfg.grad_accum
+    flat = sample_indices(n, cfg.seed, step * per_step, per_step)
+    return [flat[i : i + cfg.batch_size] for i in range(0, per_step, cfg.batch_size)]
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+# ---------------------------------------------------------------- optimizer and schedule
+def make_optimizer(cfg: TrainConfig, model) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("nothing to train: every parameter is frozen")
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / (cfg.warmup_steps + 1)
+        if cfg.schedule == "constant":
+            return 1.0
+        t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return max(0.0, 1.0 - t) if cfg.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def clip_and_step(cfg: TrainConfig, model, opt, sched) -> float:
+    params = [p for p in model.parameters() if p.requires_grad]
+    norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+    return float(norm)
+
+
+# ---------------------------------------------------------------- checkpoints
+def checkpoint_dir(cfg: TrainConfig, step: int) -> Path:
+    return Path(cfg.out) / "checkpoints" / f"step-{step:06d}"
+
+
+def latest_checkpoint(cfg: TrainConfig) -> Path | None:
+    root = Path(cfg.out) / "checkpoints"
+    done = sorted(p for p in root.glob("step-*") if (p / "state.pt").is_file()) if root.is_dir() else []
+    return done[-1] if done else None
+
+
+def _rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(cfg: TrainConfig, model, opt, sched, step: int, extra: dict | None = None) -> Path:
+    """Write the state after `step` optimizer steps (written to a temp folder, then renamed, so
+    a kill mid-write leaves no half checkpoint)."""
+    final = checkpoint_dir(cfg, step)
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    trainable = {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
+    torch.save(trainable, tmp / "trainable.pt")
+    torch.save(opt.state_dict(), tmp / "optimizer.pt")
+    state = {"step": step, "scheduler": sched.state_dict(), "rng": _rng_state(), "config": asdict(cfg)}
+    torch.save({**state, **(extra or {})}, tmp / "state.pt")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+def load_checkpoint(path: Path, model, opt, sched) -> dict:
+    """Restore a save_checkpoint folder into (model, opt, sched) and the RNGs; returns its state."""
+    trainable = torch.load(path / "trainable.pt", map_location="cpu")
+    params = dict(model.named_parameters())
+    missing = [n for n in trainable if n not in params]
+    if missing:
+        raise ValueError(f"{path}: checkpoint weights {missing[:3]} are not in the model (different base or LoRA?)")
+    with torch.no_grad():
+        for n, t in trainable.items():
+            params[n].copy_(t)
+    opt.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu"))
+    state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
+    sched.load_state_dict(state["scheduler"])
+    _set_rng_state(state["rng"])
+    return state
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- logs, plot, export
+class Logger:
+    """JSON lines in OUT/log.jsonl (appended: a resumed run continues the same file)."""
+
+    def __init__(self, cfg: TrainConfig, echo: bool = True) -> None:
+        self.path = Path(cfg.out) / "log.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.echo = echo
+        self.t0 = time.perf_counter()
+
+    def log(self, **row: Any) -> None:
+        row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        if self.echo:
+            print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+
+
+def read_log(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plot_losses(log_path: str | Path, png_path: str | Path, title: str = "") -> Path:
+    """Train loss (per step) and eval loss (per eval) against the step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_log(log_path)
+    train = {r["step"]: r["loss"] for r in rows if "loss" in r}  # a resumed run overwrites repeated steps
+    evals = {r["step"]: r["eval_loss"] for r in rows if "eval_loss" in r}
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if train:
+        ax.plot(list(train), list(train.values()), label="train", lw=1)
+    if evals:
+        ax.plot(list(evals), list(evals.values()), "o-", label="eval")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)
+    return Path(png_path)
+
+
+_WEIGHT_FILES = ("config.json", "generation_config.json")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def export_model(model, base: str | Path, dst: str | Path) -> Path:
+    """`dst`: a plain Hugging Face folder: the model's weights (LoRA merged) via
+    `save_pretrained`, plus the base checkpoint's processor and tokenizer files, copied as they
+    are (saving Qwen2-VL's processor would need its torchvision video half)."""
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "merge_and_unload"):  # a PEFT model
+        model = model.merge_and_unload()
+    model.save_pretrained(dst)
+    for f in Path(base).iterdir():
+        if f.is_file() and f.name not in _WEIGHT_FILES and not f.name.endswith(_WEIGHT_SUFFIXES):
+            if not f.name.startswith(("adapter_", "model.safetensors")):
+                shutil.copy2(f, dst / f.name)
+    return dst
