@@ -1,7 +1,7 @@
 """The fast engine: static KV cache, CUDA-graph decode and continuous batching.
 
 `FastEngine` is `HFEngine` (same checkpoint loading, prompt, stage machine, grammar and result
-validation: hf.py's `_Row` and `_BatchDecoder` drive the reasoning -> `</think>` -> JSON stages)
+validation: stages.py's `Row` and `StageDecoder` drive the reasoning -> `</think>` -> JSON stages)
 with the decode loop replaced by a `Scheduler` over a `StaticDecoder` (fast_decode.py):
 
 - every request has a slot of the static KV cache while it decodes; a newcomer is prefilled
@@ -26,8 +26,9 @@ from xgrammar import allocate_token_bitmask
 from evlm_server.edits import plan_json_schema
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, supports_config
-from evlm_server.engine.hf import HFEngine, _BatchDecoder, _Row
+from evlm_server.engine.hf import HFEngine
 from evlm_server.engine.prompt import ASSISTANT_PREFIX, build_messages, request_images
+from evlm_server.engine.stages import Row, StageDecoder
 
 
 def sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> list[int]:
@@ -78,7 +79,7 @@ class FastEngine(HFEngine):
         self.decoder = StaticDecoder(self.model, max_batch=max_batch, max_len=max_len, cuda_graphs=cuda_graphs)
         self.scheduler = Scheduler(self.decoder, self._choose, self._advance)
         self._bitmask = allocate_token_bitmask(max_batch, self.vocab_size)
-        self._stages: _BatchDecoder | None = None
+        self._stages: StageDecoder | None = None
         self._generator = None
         if seed is not None:
             self._generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -127,18 +128,18 @@ class FastEngine(HFEngine):
         template = self.processor.apply_chat_template(build_messages(req), tokenize=False, add_generation_prompt=True)
         images = request_images(req)
         inputs = self.processor(text=[template + ASSISTANT_PREFIX], images=images or None, return_tensors="pt")
-        row = _Row(0, req, constraint)
+        row = Row(0, req, constraint)
         row.prompt_tokens = int(inputs["input_ids"].shape[1])
         budget = self.max_reasoning_tokens + len(self.close_ids) + self.max_answer_tokens
         return Sequence(dict(inputs.to(self.device)), row, max_new_tokens=budget)
 
     # -------------------------------------------------------- the scheduler's two hooks
     def _choose(self, seqs: list[Sequence], logits: torch.Tensor) -> list[int]:
-        rows: list[_Row] = [s.state for s in seqs]  # type: ignore[misc]
+        rows: list[Row] = [s.state for s in seqs]  # type: ignore[misc]
         for s, row in zip(seqs, rows, strict=True):
             if not s.tokens:  # first token: the prefill just ended
                 row.t_start, row.t_first = s.t_admit, time.perf_counter()
-        stages = _BatchDecoder(self, rows)
+        stages = StageDecoder(self, rows)
         stages.bitmask = self._bitmask[: len(rows)]  # set: the decoder allocates it lazily
         self._stages = stages
         return sample(stages(None, logits), self.temperature, self.top_p, self._generator)

@@ -87,7 +87,11 @@ class _QuoteTables:
 
     first: torch.Tensor  # from inside: characters before the first quote (all, if none)
     closes: torch.Tensor  # from inside: whether it has a quote (closes the open string)
-    inner_min: torch.Tensor  # [2, V] shortest string opened and closed within the token
+    # From outside: the string a token opens and closes first, when only blanks come before it
+    # (-1: none). Its property is known from the cursor, so its own bounds apply (` ""` is fine
+    # where "" is allowed); the mask treats the token's other whole strings with common bounds.
+    inner_first: torch.Tensor
+    inner_min: torch.Tensor  # [2, V] shortest other string opened and closed within the token
     inner_max: torch.Tensor  # [2, V] longest such string (-1: none)
     tail: torch.Tensor  # [2, V] characters of a string it opens and leaves open
 
@@ -102,8 +106,8 @@ class CompiledPlan:
 
     @property
     def common_bounds(self) -> tuple[int, int]:
-        """Lengths every bounded string accepts: for strings a single token opens and closes,
-        whose property the mask does not know."""
+        """Lengths every bounded string accepts: for the strings a single token opens and
+        closes after its first, whose property the mask does not know."""
         if not self.string_bounds:
             return 0, _UNUSABLE
         lo = max(b[0] for b in self.string_bounds.values())
@@ -434,6 +438,7 @@ def _vocab(info: xgr.TokenizerInfo, vocab_size: int, stop_token_ids: list[int]) 
     byte_token: dict[int, int] = {}
     lens = [_UNUSABLE] * vocab_size
     first, closes = [_UNUSABLE] * vocab_size, [False] * vocab_size
+    inner_first = [_UNUSABLE] * vocab_size
     inner_min = [[_UNUSABLE] * vocab_size, [_UNUSABLE] * vocab_size]
     inner_max = [[_UNUSABLE] * vocab_size, [_UNUSABLE] * vocab_size]
     tail = [[_UNUSABLE] * vocab_size, [_UNUSABLE] * vocab_size]
@@ -447,12 +452,18 @@ def _vocab(info: xgr.TokenizerInfo, vocab_size: int, stop_token_ids: list[int]) 
             f, c, inner, t = _scan_quotes(raw, inside=bool(start))
             if start:
                 first[tid], closes[tid] = f, c
+            elif inner and not raw[: raw.index(b'"')].strip(b" "):
+                # Only blanks before its first quote: that string belongs to the cursor's context.
+                inner_first[tid], inner = inner[0], inner[1:]
+            else:
+                inner_first[tid] = -1
             inner_min[start][tid] = min(inner, default=_UNUSABLE)
             inner_max[start][tid] = max(inner, default=-1)
             tail[start][tid] = t
     tables = _QuoteTables(
         torch.tensor(first),
         torch.tensor(closes),
+        torch.tensor(inner_first),
         torch.tensor(inner_min),
         torch.tensor(inner_max),
         torch.tensor(tail),
@@ -506,8 +517,15 @@ def _length_mask(c: JsonConstraint, n: int, device: torch.device) -> torch.Tenso
     if room is None and lo == 0 and hi >= _UNUSABLE:
         return None
     q = _tables_on(c.vocab, device)
-    start = int(c.cursor.in_string)
+    cur = c.cursor
+    start = int(cur.in_string)
     fits = (q.inner_min[start, :n] >= lo) & (q.inner_max[start, :n] <= hi) & (q.tail[start, :n] <= hi)
+    if not start:
+        # The first string a token opens is a key (unbounded) or the value of the open property.
+        key = None if cur.expect_key or not cur.keys else cur.keys[-1]
+        first_lo, first_hi = c.string_bounds.get(key, (0, _UNUSABLE)) if key else (0, _UNUSABLE)
+        whole = q.inner_first[:n]
+        fits &= (whole < 0) | ((whole >= first_lo) & (whole <= first_hi))
     if room is not None:
         need, left = room
         first, closes = q.first[:n], q.closes[:n]

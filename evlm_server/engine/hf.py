@@ -1,7 +1,7 @@
 """The Hugging Face backend: any Qwen2-VL-class checkpoint through `transformers`.
 
 One `generate` call per batch runs both stages. The stages are switched per row by
-`_BatchDecoder`, which is both a logits processor and a stopping criterion:
+`StageDecoder`, which is both a logits processor and a stopping criterion:
 - reasoning: free text after `<think>`, without special tokens, until the model writes
   `</think>` or reaches `max_reasoning_tokens`;
 - close: `</think>\\n` is forced token by token (or only the `\\n`, if the model closed the
@@ -26,14 +26,12 @@ from transformers import (
     AutoModelForImageTextToText,
     AutoProcessor,
     GenerationConfig,
-    LogitsProcessor,
     StoppingCriteria,
 )
-from xgrammar import allocate_token_bitmask
 
 from evlm_server.edits import plan_json_schema, validate_plan
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
-from evlm_server.engine.grammar import JsonConstraint, PlanGrammar, mask_rows
+from evlm_server.engine.grammar import PlanGrammar
 from evlm_server.engine.prompt import (
     ANSWER_PREFIX,
     ASSISTANT_PREFIX,
@@ -41,6 +39,7 @@ from evlm_server.engine.prompt import (
     build_messages,
     request_images,
 )
+from evlm_server.engine.stages import Row, StageDecoder
 
 _QWEN_VL = ("qwen2_vl", "qwen2_5_vl")
 
@@ -168,14 +167,14 @@ class HFEngine:
     def _run_chunk(self, requests: list[EngineRequest]) -> list[EngineResult | Exception]:
         t0 = time.perf_counter()
         results: list[EngineResult | Exception | None] = [None] * len(requests)
-        rows: list[_Row] = []
+        rows: list[Row] = []
         for i, req in enumerate(requests):
             try:
                 if req.is_cancelled():
                     raise Cancelled(req.id)
                 schema = plan_json_schema(req.scene, req.max_suggestions)
                 constraint = self.grammar.constraint(self.grammar.compile(schema), self.max_answer_tokens)
-                rows.append(_Row(i, req, constraint))
+                rows.append(Row(i, req, constraint))
             except Exception as e:  # a bad request fails alone
                 results[i] = e
         if rows:
@@ -192,7 +191,7 @@ class HFEngine:
                     results[row.index] = e
         return results  # type: ignore[return-value]
 
-    def _generate(self, rows: list[_Row]) -> None:
+    def _generate(self, rows: list[Row]) -> None:
         texts, images = [], []
         for row in rows:
             template = self.processor.apply_chat_template(
@@ -205,7 +204,7 @@ class HFEngine:
         for row, n in zip(rows, prompt_lens, strict=True):
             row.prompt_tokens = int(n)
 
-        decoder = _BatchDecoder(self, rows)
+        decoder = StageDecoder(self, rows)
         t_generate = time.perf_counter()
         for row in rows:
             row.t_start = t_generate
@@ -230,7 +229,7 @@ class HFEngine:
                 stopping_criteria=[_Stop(decoder)],
             )
 
-    def _result(self, row: _Row, t0: float) -> EngineResult:
+    def _result(self, row: Row, t0: float) -> EngineResult:
         if row.phase == "cancelled":
             raise Cancelled(row.req.id)
         c = row.constraint
@@ -259,136 +258,10 @@ class HFEngine:
         )
 
 
-class _Row:
-    """One request's decoding state inside a batch."""
-
-    def __init__(self, index: int, req: EngineRequest, constraint: JsonConstraint) -> None:
-        self.index, self.req, self.constraint = index, req, constraint
-        self.phase = "reason"  # reason -> close -> answer -> done | cancelled
-        self.reasoning_ids: list[int] = []
-        self.forced: list[int] = []  # tokens still to force in the close phase
-        self.prompt_tokens = 0
-        self.t_start = self.t_first = time.perf_counter()
-        self.t_answer: float | None = None
-        self.t_done: float | None = None
-        self._sent = {"reasoning": 0, "answer": 0}  # characters streamed so far
-
-    def reasoning_text(self, tokenizer) -> str:
-        text = tokenizer.decode(self.reasoning_ids, skip_special_tokens=False)
-        return text.split(THINK_END, 1)[0].strip()
-
-    def stream_reasoning(self, tokenizer, final: bool = False) -> None:
-        text = tokenizer.decode(self.reasoning_ids, skip_special_tokens=False)
-        text = text.split(THINK_END, 1)[0]
-        if final:
-            self._emit("reasoning", text)
-            return
-        # Hold back what may still change: a partial character, or the start of `</think>`.
-        cut = len(text.rstrip("\ufffd"))
-        for k in range(min(len(THINK_END) - 1, cut), 0, -1):
-            if THINK_END.startswith(text[cut - k : cut]):
-                cut -= k
-                break
-        self._emit("reasoning", text[:cut])
-
-    def stream_answer(self, tokenizer, final: bool = False) -> None:
-        ids = self.constraint.all_ids if final else self.constraint.token_ids
-        text = tokenizer.decode(ids, skip_special_tokens=False)
-        self._emit("answer", text if final else text.rstrip("\ufffd"))
-
-    def _emit(self, stage: str, text: str) -> None:
-        sent = self._sent[stage]
-        if len(text) > sent:
-            self._sent[stage] = len(text)
-            try:
-                self.req.on_progress(stage, text[sent:])
-            except Exception:  # a broken progress callback must not break the batch
-                pass
-
-
-class _BatchDecoder(LogitsProcessor):
-    """Per-row stage machine for one batched `generate` (see the module docstring).
-
-    `__call__` masks the next token's logits by each row's stage; `step` (called by the
-    stopping criterion, which sees every sampled token) advances the rows.
-    """
-
-    def __init__(self, engine: HFEngine, rows: list[_Row]) -> None:
-        self.engine, self.rows = engine, rows
-        self.constraints = [row.constraint for row in rows]
-        self.bitmask = None
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if self.bitmask is None:  # first call: the prefill is over
-            now = time.perf_counter()
-            for row in self.rows:
-                row.t_first = now
-            self.bitmask = allocate_token_bitmask(len(self.rows), scores.shape[-1])
-        answer_rows = []
-        for i, row in enumerate(self.rows):
-            if row.phase == "reason":
-                scores[i].masked_fill_(self.engine.reasoning_ban, float("-inf"))
-            elif row.phase == "close":
-                keep = row.forced[0]
-                scores[i].fill_(float("-inf"))
-                scores[i, keep] = 0.0
-            elif row.phase == "answer":
-                answer_rows.append(i)
-        mask_rows(scores, self.constraints, answer_rows, self.bitmask)
-        return scores
-
-    def step(self, input_ids: torch.LongTensor) -> torch.BoolTensor:
-        """Take each row's new token; True for rows that are finished."""
-        engine = self.engine
-        new = input_ids[:, -1].tolist()
-        finished = []
-        for row, token in zip(self.rows, new, strict=True):
-            if row.phase in ("reason", "close", "answer") and row.req.is_cancelled():
-                row.phase = "cancelled"
-            if row.phase == "reason":
-                self._reason(row, token)
-            elif row.phase == "close":
-                row.forced.pop(0)
-                if not row.forced:
-                    self._start_answer(row)
-            elif row.phase == "answer":
-                row.constraint.accept(token)
-                row.stream_answer(engine.tokenizer)
-                if row.constraint.done:
-                    row.phase, row.t_done = "done", time.perf_counter()
-            finished.append(row.phase in ("done", "cancelled"))
-        return torch.tensor(finished, dtype=torch.bool, device=input_ids.device)
-
-    def _reason(self, row: _Row, token: int) -> None:
-        engine = self.engine
-        row.reasoning_ids.append(token)
-        if token == engine.think_end_id:
-            row.forced = list(engine.newline_ids)
-        else:
-            row.stream_reasoning(engine.tokenizer)
-            text = engine.tokenizer.decode(row.reasoning_ids[-8:], skip_special_tokens=False)
-            if THINK_END in text:  # written as plain-text tokens
-                tail = engine.tokenizer.decode(row.reasoning_ids, skip_special_tokens=False)
-                after = tail.split(THINK_END, 1)[1]
-                row.forced = [] if after.startswith("\n") else list(engine.newline_ids)
-            elif len(row.reasoning_ids) >= engine.max_reasoning_tokens:
-                row.forced = list(engine.close_ids)
-            else:
-                return
-        row.stream_reasoning(engine.tokenizer, final=True)
-        row.phase = "close"
-        if not row.forced:
-            self._start_answer(row)
-
-    @staticmethod
-    def _start_answer(row: _Row) -> None:
-        row.phase, row.t_answer = "answer", time.perf_counter()
-
-
 class _Stop(StoppingCriteria):
     """Feeds every sampled token to the decoder; a row stops when the decoder says so."""
 
-    def __init__(self, decoder: _BatchDecoder) -> None:
+    def __init__(self, decoder: StageDecoder) -> None:
         self.decoder = decoder
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kw) -> torch.Tensor:
