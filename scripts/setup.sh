@@ -16,5 +16,5 @@ fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/python -c "import torch" 2>/dev/null || .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[server,train,dev]"
+.venv/bin/pip install -q -e ".[server,train,dev,ray]"
 .venv/bin/pip install -q "PyOpenGL>=3.1.7" 2>&1 | grep -v "dependency conflicts\|pyrender .* requires PyOpenGL\|resolver does not currently" || true
