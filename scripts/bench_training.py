@@ -5,6 +5,22 @@ bench_training.py step --model CK --data DS [--mode rkto|kto|dpo|sft] [--batch 4
     second (every token through a forward: matched, mismatched and padding), and peak memory
     (CUDA: max allocated; CPU: the process's peak RSS, everything included).
 
+bench_training.py trl --model CK --data DS [--batch 4] [--warmup 3] [--steps 10] [--repeat 1] [--device cpu|cuda]
+    the project's RKTO step against TRL's KTOTrainer on the same model, the same token ids and
+    the same batches, in one run: each side in a fresh process (so peak memory is its own), the
+    same warm-up then N timed optimizer steps; prints a table with the ratio. Text only: TRL's
+    KTOTrainer takes a vision-language model only with its own on-the-fly image collator (and then
+    no precomputed reference), so both sides get the records with their images dropped (the same
+    prompt text without image parts, the same reasoning + answer targets, the same mismatched
+    completions for z0) through the same checkpoint, vision tower frozen and unused. Both
+    precompute the reference log-probs, use AdamW, clip at 1.0, no gradient checkpointing, bf16
+    autocast on CUDA only. (TRL's private `_prepare_dataset` is overridden to take our token ids
+    as they are: written against trl 1.16.) tokens/s: real (unpadded) tokens through the forwards of a step,
+    matched and mismatched, per second of wall time of the whole step (data included). Peak
+    memory: from the start of training on (CUDA: torch.cuda.max_memory_allocated; CPU: the
+    process's peak RSS, VmHWM, reset just before the first step, so it counts model, libraries
+    and everything else resident).
+
 bench_training.py ablation --model CK --data DS --out DIR [--sft-steps 100] [--align-steps 30]
     SFT on the base checkpoint, then KTO, RKTO and DPO from that SFT model (same data, same
     steps, same seed), each evaluated with the real engine (training.eval) on the test and
@@ -15,8 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -96,6 +115,206 @@ def bench_step(args) -> dict:
     return out
 
 
+# ---------------------------------------------------------------- ours vs TRL's KTOTrainer
+def text_only(examples: list) -> list:
+    """The examples with their images dropped (no views, no reference): the prompt is the same
+    chat text without its image parts."""
+    from training.data.loader import Example
+
+    return [Example(e.record.model_copy(update={"views": [], "reference": None}), e.root) for e in examples]
+
+
+def trl_rows(collate, data, idx: list[int]) -> list[dict]:
+    """TRL's pre-tokenized unpaired rows for the examples `idx` of an AlignData, with our
+    collator's token ids: prompt_ids, completion_ids (reasoning + answer + stop), the mismatched
+    completion of the example's partner as KL_completion_ids (the pairing our z0 uses), and
+    label = desirable (mean score >= 0.5, KTO's binarization)."""
+    from training.data.collate import SEG_PROMPT
+    from training.rkto import kl_items
+
+    rows = []
+    for i, kl in zip(idx, kl_items(data, idx), strict=True):
+        ex = data.examples[i]
+        enc, enc_kl = collate.encode(ex), collate.encode(kl)
+        n = enc["segment_ids"].count(SEG_PROMPT)
+        assert enc_kl["input_ids"][:n] == enc["input_ids"][:n]  # the same prompt
+        scores = ex.record.scores
+        rows.append({
+            "prompt_ids": enc["input_ids"][:n], "completion_ids": enc["input_ids"][n:],
+            "KL_completion_ids": enc_kl["input_ids"][n:], "label": (scores.reasoning + scores.answer) / 2 >= 0.5,
+        })  # fmt: skip
+    return rows
+
+
+def _step_tokens(collate, data, idx) -> int:
+    """Real tokens through the forwards of a step: matched and mismatched sequences."""
+    from training.rkto import kl_items
+
+    b = collate([data.examples[i] for i in idx])["attention_mask"].sum()
+    return int(b + collate(kl_items(data, idx))["attention_mask"].sum())
+
+
+def _reset_peak(device) -> float:
+    """Reset the peak-memory counter; returns the memory in use now (MiB)."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device) / 2**20
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
+    return _proc_kib("VmRSS") / 1024
+
+
+def _peak(device) -> float:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return _proc_kib("VmHWM") / 1024
+
+
+def _proc_kib(field: str) -> int:
+    return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+
+
+def _side_setup(args):
+    from training import rkto, sft
+    from training.data.loader import load_dataset_dir
+    from training.train import config_from_dict, load_model, pick_device, seed_everything, step_batches
+
+    total = args.warmup + args.steps
+    cfg = config_from_dict(dict(model=args.model, data=args.data, out="/tmp/unused", mode="rkto", batch_size=args.batch,
+                                lr=args.lr, device=args.device, steps=total, beta=args.beta, schedule="constant",
+                                seed=args.seed, eval_split=None))  # fmt: skip
+    device = pick_device(cfg.device)
+    seed_everything(cfg.seed)
+    ds = load_dataset_dir(cfg.data, [cfg.train_split])
+    data = rkto.prepare(text_only(sft.select_examples(ds, cfg.train_split, None)), ds.pairs, "rkto", cfg.seed)
+    order = [step_batches(cfg, len(data), step)[0] for step in range(total)]
+    model, processor = load_model(cfg, device)
+    collate = rkto.PairCollator(processor)
+    return cfg, device, data, order, model, processor, collate
+
+
+def side_ours(args) -> dict:
+    """The project's RKTO loop (rkto.micro_loss + train.clip_and_step), as train_align runs it."""
+    import torch
+
+    from training import rkto
+    from training.train import clip_and_step, make_optimizer
+
+    cfg, device, data, order, model, _, collate = _side_setup(args)
+    rkto.compute_reference(model, collate, data, cfg, device)
+    opt, sched = make_optimizer(cfg, model)
+    base = _reset_peak(device)
+    model.train()
+    times = []
+    for idx in order:
+        t = time.perf_counter()
+        loss, _ = rkto.micro_loss(model, collate, data, idx, cfg, device)
+        (loss / len(idx)).backward()
+        clip_and_step(cfg, model, opt, sched)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - t)
+    return _side_result(args, collate, data, order, times, base, _peak(device))
+
+
+def side_trl(args) -> dict:
+    """TRL's KTOTrainer.train() on the same model, batches and token ids (module docstring)."""
+    import torch
+    import trl
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import KTOConfig, KTOTrainer
+
+    cfg, device, data, order, model, processor, collate = _side_setup(args)
+    rows = [row for idx in order for row in trl_rows(collate, data, idx)]
+
+    class Pretokenized(KTOTrainer):
+        """Takes trl_rows as they are: TRL's own text tokenization would not give the same ids."""
+
+        def _prepare_dataset(self, dataset, *_, **__):
+            return dataset
+
+    marks: list[float] = []
+    base: list[float] = []
+
+    class Timer(TrainerCallback):
+        def on_train_begin(self, *_, **__):
+            base.append(_reset_peak(device))
+            marks.append(time.perf_counter())
+
+        def on_step_end(self, *_, **__):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            marks.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as tmp:
+        targs = KTOConfig(
+            output_dir=tmp, per_device_train_batch_size=cfg.batch_size, max_steps=len(order), learning_rate=cfg.lr,
+            lr_scheduler_type="constant", warmup_steps=0, weight_decay=0.0, max_grad_norm=cfg.max_grad_norm,
+            optim="adamw_torch", gradient_checkpointing=False, bf16=device.type == "cuda" and cfg.bf16,
+            use_cpu=device.type == "cpu", precompute_ref_log_probs=True, max_length=None, beta=cfg.beta,
+            train_sampling_strategy="sequential", report_to="none", save_strategy="no", logging_steps=10**6,
+            disable_tqdm=True, seed=cfg.seed, dataloader_num_workers=0,
+        )  # fmt: skip
+        trainer = Pretokenized(model=model, args=targs, train_dataset=Dataset.from_list(rows),
+                               processing_class=processor.tokenizer, callbacks=[Timer()])  # fmt: skip
+        trainer.train()
+    times = [b - a for a, b in zip(marks, marks[1:], strict=False)]
+    out = _side_result(args, collate, data, order, times, base[0], _peak(device))
+    out["trl_version"] = trl.__version__
+    return out
+
+
+def _side_result(args, collate, data, order, times, base, peak) -> dict:
+    if len(times) != len(order):
+        raise RuntimeError(f"timed {len(times)} steps, expected {len(order)}")
+    tokens = [_step_tokens(collate, data, idx) for idx in order][args.warmup :]
+    timed = times[args.warmup :]
+    return {"s_per_step": sum(timed) / len(timed), "tokens_per_s": sum(tokens) / sum(timed),
+            "tokens_per_step": sum(tokens) / len(tokens), "base_mb": base, "peak_mb": peak}  # fmt: skip
+
+
+def bench_trl(args) -> dict:
+    """Both sides, each in a fresh process of this script, then the table."""
+    common = ["--model", args.model, "--data", args.data, "--batch", str(args.batch), "--warmup", str(args.warmup),
+              "--steps", str(args.steps), "--device", args.device, "--seed", str(args.seed), "--lr", str(args.lr),
+              "--beta", str(args.beta)]  # fmt: skip
+    runs: dict[str, list[dict]] = {"ours": [], "trl": []}
+    for _ in range(args.repeat):  # interleaved, so a busy spell on a shared machine hits both sides
+        for side in runs:
+            run = subprocess.run([sys.executable, __file__, "_side", side, *common], capture_output=True, text=True)
+            if run.returncode != 0:
+                raise RuntimeError(f"the {side} side failed:\n{run.stderr[-4000:]}")
+            runs[side].append(json.loads(run.stdout.strip().splitlines()[-1]))
+    results = {side: max(rs, key=lambda r: r["tokens_per_s"]) for side, rs in runs.items()}  # the least disturbed
+    ours, theirs = results["ours"], results["trl"]
+    what = "CUDA max allocated" if args.device.startswith("cuda") else "peak RSS"
+    print(f"RKTO step (this project) vs TRL {theirs['trl_version']} KTOTrainer: model {args.model}, device "
+          f"{args.device}, batch {args.batch}, {args.warmup} warm-up + {args.steps} timed steps, text only "
+          f"(images dropped on both sides), {ours['tokens_per_step']:.0f} tokens/step (matched + mismatched)")  # fmt: skip
+    print(f"| trainer | s/step | tokens/s | {what} MiB (peak) | at start of training MiB | peak - start MiB |")
+    print("|---|---|---|---|---|---|")
+    for name, r in (("ours: rkto.micro_loss", ours), ("TRL KTOTrainer", theirs)):
+        print(f"| {name} | {r['s_per_step']:.4f} | {r['tokens_per_s']:.0f} | {r['peak_mb']:.1f} | "
+              f"{r['base_mb']:.1f} | {r['peak_mb'] - r['base_mb']:.1f} |")  # fmt: skip
+    speed = ours["tokens_per_s"] / theirs["tokens_per_s"]
+    mem = ours["peak_mb"] / theirs["peak_mb"]
+    print(
+        f"| ours / TRL | {ours['s_per_step'] / theirs['s_per_step']:.2f}x | {speed:.2f}x | {mem:.2f}x | | "
+        f"{(ours['peak_mb'] - ours['base_mb']) / max(theirs['peak_mb'] - theirs['base_mb'], 1e-9):.2f}x |"
+    )
+    if args.repeat > 1:
+        for side, rs in runs.items():
+            print(f"{side}: tokens/s of the {args.repeat} runs: " + ", ".join(f"{r['tokens_per_s']:.0f}" for r in rs))
+    ok = speed >= 1.2 and mem <= 1.0
+    print(f"target (>= 1.2x TRL's tokens/s, peak memory <= TRL's): {'met' if ok else 'NOT met'}")
+    return results
+
+
 def sft_loss_of(model, batch, cfg, device):
     from training.losses import sft_loss
     from training.sft import forward_logits
@@ -167,6 +386,15 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("step")
     s.add_argument("--mode", choices=("sft", "rkto", "kto", "dpo"), default="rkto")
     s.add_argument("--steps", type=int, default=5)
+    t = sub.add_parser("trl", help="RKTO step vs TRL's KTOTrainer (module docstring)")
+    t.add_argument("--repeat", type=int, default=1, help="run each side R times, interleaved; report the fastest")
+    side = sub.add_parser("_side")  # one side of `trl`, in its own process; prints a JSON line
+    side.add_argument("side", choices=("ours", "trl"))
+    for q in (t, side):
+        q.add_argument("--warmup", type=int, default=3)
+        q.add_argument("--steps", type=int, default=10)
+        q.add_argument("--lr", type=float, default=1e-4)
+        q.add_argument("--beta", type=float, default=0.1)
     a = sub.add_parser("ablation")
     a.add_argument("--out", required=True)
     a.add_argument("--sft-steps", type=int, default=100)
@@ -177,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--splits", type=lambda t: t.split(","), default=["test", "gen"])
     a.add_argument("--max-reasoning-tokens", type=int, default=64)
     a.add_argument("--max-answer-tokens", type=int, default=400)
-    for q in (s, a):
+    for q in (s, a, t, side):
         q.add_argument("--model", required=True)
         q.add_argument("--data", required=True)
         q.add_argument("--batch", type=int, default=4)
@@ -186,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.cmd == "step":
         print(json.dumps(bench_step(args), indent=2))
+    elif args.cmd == "trl":
+        bench_trl(args)
+    elif args.cmd == "_side":
+        print(json.dumps(side_ours(args) if args.side == "ours" else side_trl(args)))
     else:
         ablation(args)
     return 0

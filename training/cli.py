@@ -3,6 +3,8 @@
 The config is a flat JSON or TOML file whose keys are training.train.TrainConfig's fields
 (configs/README.md lists them); `--set` overrides keys (values parsed as JSON, else strings).
 A run resumes from the latest checkpoint in its `out` folder unless `resume = false`.
+Several processes: `accelerate launch [--config_file configs/accelerate/ddp.yaml] -m training.cli
+sft --config FILE` (training/dist.py; configs/README.md).
 Exit status: 0 done, 2 bad config or data (the message names the key or the file:line).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from training.train import MODES
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             out = train_align(cfg, echo=not args.quiet)
     except (FileNotFoundError, ValueError) as e:  # ConfigError, DatasetError are ValueErrors
         return fail(str(e))
-    print(f"evlm-train: model written to {out}")
+    if os.environ.get("RANK", "0") == "0":  # `accelerate launch`: the main process alone
+        print(f"evlm-train: model written to {out}")
     return 0
 
 

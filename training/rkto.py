@@ -17,7 +17,9 @@ math and its derivation).
   gradient; per segment for rkto).
 - dpo: the dataset's pairs.jsonl (`{group, chosen, rejected}` record ids; pairs whose records
   are both in the split), sequence log-probs over reasoning + answer.
-The loss of an optimizer step is the mean over its examples (dpo: pairs).
+The loss of an optimizer step is the mean over its examples (dpo: pairs), over every process
+of a run of several (dist.py); each process computes the whole reference itself (no update has
+happened yet, so every process gets the same numbers).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import torch
 from training.data.collate import Collator
 from training.data.format import answer_text, reasoning_text
 from training.data.loader import Example, load_dataset_dir
+from training.dist import Dist
 from training.losses import dpo_loss, kl_estimate_z0, kto_loss, mismatched_pairs, rkto_loss, sequence_logps
 from training.sft import forward_logits, select_examples
 from training.train import (
@@ -171,18 +174,26 @@ def micro_loss(model, collate, data: AlignData, idx: list[int], cfg: TrainConfig
 
 
 @torch.no_grad()
-def eval_align(model, collate, data: AlignData, cfg: TrainConfig, device) -> dict:
+def eval_align(model, collate, data: AlignData, cfg: TrainConfig, device, dist: Dist | None = None) -> dict:
+    """Eval loss and metrics (several processes: each takes every world-th batch, then all reduced)."""
+    dist = dist or Dist()
     was_training = model.training
     model.eval()
     total, sums, counts = 0.0, {}, {}
-    for i in range(0, len(data), cfg.batch_size):
+    starts = range(0, len(data), cfg.batch_size)
+    for i in starts[dist.rank :: dist.world]:
         idx = list(range(i, min(i + cfg.batch_size, len(data))))
         loss, metrics = micro_loss(model, collate, data, idx, cfg, device)
         total += loss.item()
         for k, v in metrics.items():
             sums[k], counts[k] = sums.get(k, 0.0) + v * len(idx), counts.get(k, 0) + len(idx)
     model.train(was_training)
-    return {"eval_loss": total / len(data), **{f"eval_{k}": sums[k] / counts[k] for k in sums}}
+    if dist.enabled:
+        parts = dist.gather((total, sums, counts))
+        total = sum(p[0] for p in parts)
+        sums = {k: sum(p[1].get(k, 0.0) for p in parts) for k in {k for p in parts for k in p[1]}}
+        counts = {k: sum(p[2].get(k, 0) for p in parts) for k in sums}
+    return {"eval_loss": total / len(data), **{f"eval_{k}": sums[k] / counts[k] for k in sorted(sums)}}
 
 
 def _mean(rows: list[dict]) -> dict:
@@ -194,11 +205,12 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     """Run (or resume) rkto, kto or dpo as configured; returns the exported model OUT/model."""
     if cfg.mode not in ALIGN_MODES:
         raise ConfigError(f"mode: train_align needs one of {', '.join(ALIGN_MODES)}, got {cfg.mode!r}")
-    device = pick_device(cfg.device)
+    dist = Dist.create(cfg.device, cfg.batch_size)
+    device = dist.device(pick_device(cfg.device))
     seed_everything(cfg.seed)
     dataset = load_dataset_dir(cfg.data, data_splits(cfg))
     train = prepare(select_examples(dataset, cfg.train_split, cfg.used_variants), dataset.pairs, cfg.mode, cfg.seed)
-    log = Logger(cfg, echo)
+    log = Logger(cfg, echo, enabled=dist.is_main)
     evals = None
     if cfg.eval_split:
         eval_examples = select_examples(dataset, cfg.eval_split, cfg.used_variants, cfg.eval_limit)
@@ -221,36 +233,46 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     ref_s = time.perf_counter() - t0
 
     opt, sched = make_optimizer(cfg, model)
+    model, opt = dist.prepare(model, opt)  # several processes: DDP (or the accelerate config's wrapper)
     start = 0
     ckpt = latest_checkpoint(cfg) if cfg.resume else None
     if ckpt is not None:
-        start = load_checkpoint(ckpt, model, opt, sched)["step"]
+        start = load_checkpoint(ckpt, model, opt, sched, dist)["step"]
         log.log(event="resume", step=start, checkpoint=str(ckpt))
     else:
         log.log(event="start", mode=cfg.mode, train=len(train), eval=len(evals or []), steps=cfg.steps,
-                reference_s=ref_s, **cfg.extra)  # fmt: skip
+                reference_s=ref_s, processes=dist.world, **cfg.extra)  # fmt: skip
 
     model.train()
-    per_step = cfg.batch_size * cfg.grad_accum
+    per_step = cfg.batch_size * cfg.grad_accum * dist.world  # examples (dpo: pairs) of a step, all processes
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         total, metrics = 0.0, []
-        for idx in step_batches(cfg, len(train), step):
-            loss_sum, m = micro_loss(model, collate, train, idx, cfg, device)
-            (loss_sum / per_step).backward()  # the step's mean over its examples
+        mine = dist.share(step_batches(cfg, len(train), step, dist.world))
+        for k, idx in enumerate(mine):
+            with dist.no_sync(model, skip=k < len(mine) - 1):
+                loss_sum, m = micro_loss(model, collate, train, idx, cfg, device)
+                dist.backward(loss_sum * dist.world / per_step)  # the step's mean; DDP averages over processes
             total += loss_sum.item()
             metrics.append(m)
+        if dist.enabled:
+            total = dist.sum(total)
+            metrics = [m for part in dist.gather(metrics) for m in part]
         lr = sched.get_last_lr()[0]
-        grad_norm = clip_and_step(cfg, model, opt, sched)
+        grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             dt = time.perf_counter() - t0
             log.log(step=done, loss=total / per_step, lr=lr, grad_norm=grad_norm, s=dt, **_mean(metrics))
         if evals is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
-            log.log(step=done, **eval_align(model, collate, evals, cfg, device))
+            log.log(step=done, **eval_align(dist.unwrap(model), collate, evals, cfg, device, dist))
         if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
-            save_checkpoint(cfg, model, opt, sched, done)
+            save_checkpoint(cfg, model, opt, sched, done, dist=dist)
 
-    out = Path(cfg.out)
-    plot_losses(log.path, out / "loss.png", f"{cfg.mode.upper()} {Path(cfg.model).name}")
-    return export_model(model, cfg.model, out / "model")
+    out = Path(cfg.out) / "model"
+    if dist.is_main:
+        plot_losses(log.path, out.parent / "loss.png", f"{cfg.mode.upper()} {Path(cfg.model).name}")
+        export_model(dist.unwrap(model), cfg.model, out)
+    dist.barrier()
+    dist.end()
+    return out

@@ -3,7 +3,8 @@
 
 The loss of an optimizer step is the mean next-token cross entropy over every target token of
 its micro-batches (summed per micro-batch, divided by the step's token count), so gradient
-accumulation gives the same update as one big batch. The loop reads top to bottom.
+accumulation gives the same update as one big batch, and so do several processes (dist.py: the
+token count is the step's over every process). The loop reads top to bottom.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from training.data.collate import IGNORE_INDEX, Collator, model_inputs
 from training.data.loader import Example, load_dataset_dir
+from training.dist import Dist
 from training.losses import sft_loss
 from training.train import (
     ConfigError,
@@ -52,24 +54,30 @@ def forward_logits(model, batch: dict, cfg: TrainConfig, device: torch.device) -
 
 
 @torch.no_grad()
-def eval_loss(model, collate: Collator, examples: list[Example], cfg: TrainConfig, device: torch.device) -> float:
-    """Mean cross entropy per target token over `examples`."""
+def eval_loss(
+    model, collate: Collator, examples: list[Example], cfg: TrainConfig, device: torch.device, dist: Dist | None = None
+) -> float:
+    """Mean cross entropy per target token over `examples` (several processes: each takes every
+    world-th batch; the sums are reduced)."""
+    dist = dist or Dist()
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
-    for i in range(0, len(examples), cfg.batch_size):
+    starts = range(0, len(examples), cfg.batch_size)
+    for i in starts[dist.rank :: dist.world]:
         batch = to_device(collate(examples[i : i + cfg.batch_size]), device)
         s, n = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
         total, count = total + s.item(), count + n
     model.train(was_training)
-    return total / max(count, 1)
+    return dist.sum(total) / max(dist.sum(count), 1)
 
 
 def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
     """Run (or resume) SFT as configured; returns the exported model folder OUT/model."""
     if cfg.mode != "sft":
         raise ConfigError(f"mode: train_sft needs 'sft', got {cfg.mode!r}")
-    device = pick_device(cfg.device)
+    dist = Dist.create(cfg.device, cfg.batch_size)
+    device = dist.device(pick_device(cfg.device))
     seed_everything(cfg.seed)
     data = load_dataset_dir(cfg.data, data_splits(cfg))
     train = select_examples(data, cfg.train_split, cfg.used_variants)
@@ -79,38 +87,48 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
     model, processor = load_model(cfg, device)
     collate = Collator(processor, cfg.max_length)
     opt, sched = make_optimizer(cfg, model)
-    log = Logger(cfg, echo)
+    model, opt = dist.prepare(model, opt)  # several processes: DDP (or the accelerate config's wrapper)
+    log = Logger(cfg, echo, enabled=dist.is_main)
 
     start = 0
     ckpt = latest_checkpoint(cfg) if cfg.resume else None
     if ckpt is not None:
-        start = load_checkpoint(ckpt, model, opt, sched)["step"]
+        start = load_checkpoint(ckpt, model, opt, sched, dist)["step"]
         log.log(event="resume", step=start, checkpoint=str(ckpt))
     else:
-        log.log(event="start", mode="sft", train=len(train), eval=len(evals), steps=cfg.steps, **cfg.extra)
+        log.log(event="start", mode="sft", train=len(train), eval=len(evals), steps=cfg.steps, processes=dist.world,
+                **cfg.extra)  # fmt: skip
 
     model.train()
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
-        micro = [collate([train[i] for i in idx]) for idx in step_batches(cfg, len(train), step)]
-        n_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
+        mine = dist.share(step_batches(cfg, len(train), step, dist.world))
+        micro = [collate([train[i] for i in idx]) for idx in mine]
+        # The step's mean is over the tokens of every process; DDP averages gradients, hence * world.
+        n_tokens = int(dist.sum(sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)))
         total = 0.0
-        for batch in micro:
+        for k, batch in enumerate(micro):
             batch = to_device(batch, device)
-            loss_sum, _ = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
-            (loss_sum / n_tokens).backward()  # the step's mean over all its tokens
+            with dist.no_sync(model, skip=k < len(micro) - 1):
+                loss_sum, _ = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
+                dist.backward(loss_sum * dist.world / n_tokens)  # the step's mean over all its tokens
             total += loss_sum.item()
+        total = dist.sum(total)
         lr = sched.get_last_lr()[0]
-        grad_norm = clip_and_step(cfg, model, opt, sched)
+        grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             dt = time.perf_counter() - t0
             log.log(step=done, loss=total / n_tokens, lr=lr, grad_norm=grad_norm, tokens=n_tokens, tok_s=n_tokens / dt)
         if evals and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
-            log.log(step=done, eval_loss=eval_loss(model, collate, evals, cfg, device))
+            log.log(step=done, eval_loss=eval_loss(dist.unwrap(model), collate, evals, cfg, device, dist))
         if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
-            save_checkpoint(cfg, model, opt, sched, done)
+            save_checkpoint(cfg, model, opt, sched, done, dist=dist)
 
-    out = Path(cfg.out)
-    plot_losses(log.path, out / "loss.png", f"SFT {Path(cfg.model).name}")
-    return export_model(model, cfg.model, out / "model")
+    out = Path(cfg.out) / "model"
+    if dist.is_main:
+        plot_losses(log.path, out.parent / "loss.png", f"SFT {Path(cfg.model).name}")
+        export_model(dist.unwrap(model), cfg.model, out)
+    dist.barrier()
+    dist.end()
+    return out

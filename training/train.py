@@ -7,7 +7,8 @@ optimizer and scheduler states and every RNG state (python, numpy, torch, cuda),
 from step N runs step N + 1 exactly as the uninterrupted run would.
 
 Checkpoints: `OUT/checkpoints/step-NNNNNN/{trainable.pt, optimizer.pt, state.pt}` (the frozen
-weights are the base checkpoint's, not copied). The final model: `OUT/model/`, a plain Hugging
+weights are the base checkpoint's, not copied; a run of several processes adds `rng-R.pt`, the RNG
+state of process R > 0; dist.py has how several processes share the loop). The final model: `OUT/model/`, a plain Hugging
 Face folder (LoRA merged into the weights) with the base checkpoint's processor files, which
 `evlm_server.engine.load_engine` loads.
 """
@@ -26,6 +27,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from training.dist import Dist
 
 MODES = ("sft", "rkto", "kto", "dpo")
 SCHEDULES = ("constant", "linear", "cosine")
@@ -214,9 +217,11 @@ def _permutation(n: int, seed: int, epoch: int) -> list[int]:
     return _PERMS[key]
 
 
-def step_batches(cfg: TrainConfig, n: int, step: int) -> list[list[int]]:
-    """The micro-batches (lists of example indices) of optimizer step `step` (0-based)."""
-    per_step = cfg.batch_size * cfg.grad_accum
+def step_batches(cfg: TrainConfig, n: int, step: int, world: int = 1) -> list[list[int]]:
+    """The micro-batches (lists of example indices) of optimizer step `step` (0-based) over all
+    `world` processes: grad_accum x world of them, in order; process R takes the R-th
+    grad_accum of them (Dist.share)."""
+    per_step = cfg.batch_size * cfg.grad_accum * world
     flat = sample_indices(n, cfg.seed, step * per_step, per_step)
     return [flat[i : i + cfg.batch_size] for i in range(0, per_step, cfg.batch_size)]
 
@@ -231,6 +236,11 @@ def make_optimizer(cfg: TrainConfig, model) -> tuple[torch.optim.Optimizer, torc
     if not params:
         raise ConfigError("nothing to train: every parameter is frozen")
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, make_scheduler(cfg, opt)
+
+
+def make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup, then the configured schedule (stepped once per optimizer step)."""
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
@@ -240,16 +250,15 @@ def make_optimizer(cfg: TrainConfig, model) -> tuple[torch.optim.Optimizer, torc
         t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
         return max(0.0, 1.0 - t) if cfg.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def clip_and_step(cfg: TrainConfig, model, opt, sched) -> float:
-    params = [p for p in model.parameters() if p.requires_grad]
-    norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
+def clip_and_step(cfg: TrainConfig, model, opt, sched, dist: Dist | None = None) -> float:
+    norm = (dist or Dist()).clip_grad_norm(model, cfg.max_grad_norm if cfg.max_grad_norm > 0 else float("inf"))
     opt.step()
     sched.step()
     opt.zero_grad(set_to_none=True)
-    return float(norm)
+    return norm
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -278,27 +287,40 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(cfg: TrainConfig, model, opt, sched, step: int, extra: dict | None = None) -> Path:
+def save_checkpoint(
+    cfg: TrainConfig, model, opt, sched, step: int, extra: dict | None = None, dist: Dist | None = None
+) -> Path:
     """Write the state after `step` optimizer steps (written to a temp folder, then renamed, so
-    a kill mid-write leaves no half checkpoint)."""
+    a kill mid-write leaves no half checkpoint). Several processes: the main one writes the
+    weights and optimizer (the same on every process under DDP), each other one its RNG state."""
+    dist = dist or Dist()
     final = checkpoint_dir(cfg, step)
     tmp = final.with_name(final.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    trainable = {n: p.detach().cpu() for n, p in model.named_parameters() if p.requires_grad}
-    torch.save(trainable, tmp / "trainable.pt")
-    torch.save(opt.state_dict(), tmp / "optimizer.pt")
-    state = {"step": step, "scheduler": sched.state_dict(), "rng": _rng_state(), "config": asdict(cfg)}
-    torch.save({**state, **(extra or {})}, tmp / "state.pt")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
+    if dist.is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    dist.barrier()
+    if dist.is_main:
+        trainable = {n: p.detach().cpu() for n, p in dist.unwrap(model).named_parameters() if p.requires_grad}
+        torch.save(trainable, tmp / "trainable.pt")
+        torch.save(opt.state_dict(), tmp / "optimizer.pt")
+        state = {"step": step, "scheduler": sched.state_dict(), "rng": _rng_state(), "config": asdict(cfg)}
+        torch.save({**state, **(extra or {}), "world": dist.world}, tmp / "state.pt")
+    else:
+        torch.save(_rng_state(), tmp / f"rng-{dist.rank}.pt")
+    dist.barrier()
+    if dist.is_main:
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    dist.barrier()
     return final
 
 
-def load_checkpoint(path: Path, model, opt, sched) -> dict:
+def load_checkpoint(path: Path, model, opt, sched, dist: Dist | None = None) -> dict:
     """Restore a save_checkpoint folder into (model, opt, sched) and the RNGs; returns its state."""
+    dist = dist or Dist()
     trainable = torch.load(path / "trainable.pt", map_location="cpu")
-    params = dict(model.named_parameters())
+    params = dict(dist.unwrap(model).named_parameters())
     missing = [n for n in trainable if n not in params]
     if missing:
         raise ValueError(f"{path}: checkpoint weights {missing[:3]} are not in the model (different base or LoRA?)")
@@ -308,7 +330,8 @@ def load_checkpoint(path: Path, model, opt, sched) -> dict:
     opt.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu"))
     state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
     sched.load_state_dict(state["scheduler"])
-    _set_rng_state(state["rng"])
+    own = path / f"rng-{dist.rank}.pt"  # a process > 0 of a run of several (else: the main one's)
+    _set_rng_state(torch.load(own, weights_only=False) if dist.rank and own.is_file() else state["rng"])
     return state
 
 
@@ -322,13 +345,17 @@ def seed_everything(seed: int) -> None:
 class Logger:
     """JSON lines in OUT/log.jsonl (appended: a resumed run continues the same file)."""
 
-    def __init__(self, cfg: TrainConfig, echo: bool = True) -> None:
+    def __init__(self, cfg: TrainConfig, echo: bool = True, enabled: bool = True) -> None:
         self.path = Path(cfg.out) / "log.jsonl"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.enabled = enabled  # False: a process other than the main one writes nothing
+        if enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self.echo = echo
         self.t0 = time.perf_counter()
 
     def log(self, **row: Any) -> None:
+        if not self.enabled:
+            return
         row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
