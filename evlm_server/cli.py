@@ -13,6 +13,8 @@ from pathlib import Path
 from evlm_server.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
 
 ENV_MODEL = "EVLM_MODEL"
+# EVLM-tiny, trained by the project's own pipeline (its README.md is the model card).
+BUILTIN_MODEL = Path(__file__).resolve().parent / "models" / "evlm-tiny"
 
 
 # ---------------------------------------------------------------------- evlm-server
@@ -28,7 +30,7 @@ def server_main(argv: list[str] | None = None) -> int:
         "--model",
         type=Path,
         default=os.environ.get(ENV_MODEL),
-        help=f"local Hugging Face checkpoint folder (default: ${ENV_MODEL})",
+        help=f"local Hugging Face checkpoint folder (default: ${ENV_MODEL}, else the built-in EVLM-tiny)",
     )
     serve.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"endpoint to bind (default {DEFAULT_ENDPOINT})")
     serve.add_argument(
@@ -93,10 +95,11 @@ def _serve(args: argparse.Namespace) -> int:
         engine = NullEngine(max_batch=args.max_batch)
     else:
         if args.model is None:
-            return _fail(
-                f"no model: pass --model PATH or set ${ENV_MODEL}. A tiny random one for trying things: "
-                "python scripts/make_tiny_checkpoint.py --out models/tiny"
-            )
+            if not (BUILTIN_MODEL / "config.json").is_file():
+                return _fail(
+                    f"no model: pass --model PATH or set ${ENV_MODEL} (the built-in {BUILTIN_MODEL} is missing)"
+                )
+            args.model = str(BUILTIN_MODEL)
         from evlm_server.engine import load_engine
 
         try:

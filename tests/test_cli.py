@@ -85,10 +85,16 @@ def test_server_refuses_to_serve_remote_without_curve(capsys) -> None:  # noqa: 
     assert "without CURVE" in capsys.readouterr().err
 
 
-def test_server_without_model_says_how_to_get_one(capsys, monkeypatch) -> None:  # noqa: ANN001
+def test_server_without_model_or_built_in_one_says_so(capsys, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    """No --model, no $EVLM_MODEL and no built-in model (e.g. a broken install): a clear error.
+    With the built-in model present, serve loads it (tests/test_evlm_tiny.py)."""
+    import evlm_server.cli
+
     monkeypatch.delenv("EVLM_MODEL", raising=False)
+    monkeypatch.setattr(evlm_server.cli, "BUILTIN_MODEL", tmp_path / "missing")
     assert server_main(["serve", "--bind", "tcp://127.0.0.1:0"]) == 2
-    assert "make_tiny_checkpoint.py" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--model PATH" in err and "missing" in err
 
 
 def test_is_local() -> None:

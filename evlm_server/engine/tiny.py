@@ -9,6 +9,7 @@ says nonsense; that is the point: constrained decoding must still end with a val
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 # Qwen's control tokens; `<think>`/`</think>` are single tokens here (they are plain text in
@@ -27,11 +28,7 @@ SPECIAL_TOKENS = [
 
 # Qwen2-VL's chat template, minus tool calls: image/video parts become vision placeholders
 # that the processor expands to the right number of `<|image_pad|>` tokens.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
+_MESSAGE = (
     "<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
     "{% else %}{% for content in message['content'] %}"
@@ -41,8 +38,21 @@ CHAT_TEMPLATE = (
     "<|vision_start|><|video_pad|><|vision_end|>"
     "{% elif 'text' in content %}{{ content['text'] }}"
     "{% endif %}{% endfor %}<|im_end|>\n"
-    "{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    "{% endif %}"
+)
+_GENERATION_PROMPT = "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+    "{% endif %}" + _MESSAGE + "{% endfor %}" + _GENERATION_PROMPT
+)
+# The same without system messages, for a model that learned its rules in training (EVLM-tiny).
+CHAT_TEMPLATE_NO_SYSTEM = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}"
+    + _MESSAGE
+    + "{% endif %}{% endfor %}"
+    + _GENERATION_PROMPT
 )
 
 # Same pre-tokenizer regex as transformers' Qwen2Tokenizer, so the saved vocab/merges mean
@@ -100,6 +110,12 @@ def _corpus() -> list[str]:
 
 
 def _train_tokenizer(vocab_size: int):
+    return train_tokenizer(_corpus(), vocab_size)
+
+
+def train_tokenizer(corpus: Iterable[str], vocab_size: int):
+    """A byte-level BPE `tokenizers.Tokenizer` with Qwen's pre-tokenizer and control tokens,
+    trained on `corpus` (every byte stays a token, so any text can be written)."""
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
     from tokenizers.trainers import BpeTrainer
 
@@ -118,11 +134,11 @@ def _train_tokenizer(vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte is a token
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(corpus, trainer=trainer)
     return tok
 
 
-def _wrap_tokenizer(tok):
+def wrap_tokenizer(tok, chat_template: str = CHAT_TEMPLATE):
     """Turn the trained `tokenizers.Tokenizer` into the Qwen2Tokenizer that Qwen checkpoints use."""
     import json
 
@@ -138,23 +154,30 @@ def _wrap_tokenizer(tok):
         pad_token="<|endoftext|>",
         additional_special_tokens=SPECIAL_TOKENS[1:],
         model_max_length=32768,
-        chat_template=CHAT_TEMPLATE,
+        chat_template=chat_template,
     )
 
 
-def _configs(arch: str, vocab_size: int, token_ids: dict[str, int]):
-    text = dict(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=32768,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
-        bos_token_id=token_ids["<|endoftext|>"],
-        eos_token_id=token_ids["<|im_end|>"],
-        pad_token_id=token_ids["<|endoftext|>"],
+def model_config(
+    arch: str, vocab_size: int, token_ids: dict[str, int], text: dict | None = None, vision: dict | None = None
+):
+    """A Qwen2-VL / Qwen2.5-VL config: the tiny test sizes, with `text`/`vision` overriding them."""
+    text_overrides, vision_overrides = text or {}, vision or {}
+    text = (
+        dict(
+            vocab_size=vocab_size,
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=32768,
+            rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+            bos_token_id=token_ids["<|endoftext|>"],
+            eos_token_id=token_ids["<|im_end|>"],
+            pad_token_id=token_ids["<|endoftext|>"],
+        )
+        | text_overrides
     )
     ids = dict(
         image_token_id=token_ids["<|image_pad|>"],
@@ -165,19 +188,22 @@ def _configs(arch: str, vocab_size: int, token_ids: dict[str, int]):
     if arch == "qwen2_vl":
         from transformers import Qwen2VLConfig
 
-        vision = dict(depth=1, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2)
+        vision = dict(depth=1, embed_dim=32, hidden_size=64, mlp_ratio=2, num_heads=2) | vision_overrides
         return Qwen2VLConfig(text_config=text, vision_config=vision, **ids)
     if arch == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
 
-        vision = dict(
-            depth=2,
-            hidden_size=32,
-            intermediate_size=64,
-            num_heads=2,
-            out_hidden_size=64,
-            window_size=56,
-            fullatt_block_indexes=[1],
+        vision = (
+            dict(
+                depth=2,
+                hidden_size=32,
+                intermediate_size=64,
+                num_heads=2,
+                out_hidden_size=64,
+                window_size=56,
+                fullatt_block_indexes=[1],
+            )
+            | vision_overrides
         )
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
     raise ValueError(f"unknown arch {arch!r}: expected 'qwen2_vl' or 'qwen2_5_vl'")
@@ -190,20 +216,35 @@ def make_tiny_checkpoint(out_dir: str | Path, arch: str = "qwen2_vl", seed: int 
     vocabulary has up to `vocab_size` tokens. Deterministic for a given seed. Takes well under a
     second once transformers is imported.
     """
-    import torch
-    from transformers import AutoModelForImageTextToText, GenerationConfig
-
     if arch not in ("qwen2_vl", "qwen2_5_vl"):
         raise ValueError(f"unknown arch {arch!r}: expected 'qwen2_vl' or 'qwen2_5_vl'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = _wrap_tokenizer(_train_tokenizer(vocab_size))
+    tokenizer = wrap_tokenizer(_train_tokenizer(vocab_size))
+    return build_checkpoint(out, tokenizer, arch, seed)
+
+
+def build_checkpoint(
+    out: Path,
+    tokenizer,
+    arch: str,
+    seed: int,
+    text: dict | None = None,
+    vision: dict | None = None,
+    chat_template: str = CHAT_TEMPLATE,
+    pixels: tuple[int, int] = (56 * 56, 112 * 112),
+) -> Path:
+    """Random weights of `arch` for `tokenizer` (sizes: `model_config`), saved with the tokenizer
+    and processor files as a standard checkpoint folder `out`. `pixels`: (min, max) per image."""
+    import torch
+    from transformers import AutoModelForImageTextToText, GenerationConfig
+
     token_ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     # Pad the embedding past the tokenizer like real Qwen checkpoints (151936 > 151665): the
     # engine must never sample those ids.
     padded_vocab = (len(tokenizer) + 127) // 128 * 128
-    config = _configs(arch, padded_vocab, token_ids)
+    config = model_config(arch, padded_vocab, token_ids, text=text, vision=vision)
 
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
@@ -215,11 +256,13 @@ def make_tiny_checkpoint(out_dir: str | Path, arch: str = "qwen2_vl", seed: int 
     model.save_pretrained(out)
 
     tokenizer.save_pretrained(out)
-    _save_processor_files(out, arch)
+    save_processor_files(out, arch, chat_template, *pixels)
     return out
 
 
-def _save_processor_files(out: Path, arch: str) -> None:
+def save_processor_files(
+    out: Path, arch: str, chat_template: str = CHAT_TEMPLATE, min_pixels: int = 56 * 56, max_pixels: int = 112 * 112
+) -> None:
     """Image/video processor configs and chat template, as a Qwen2-VL checkpoint has them.
 
     Written as files rather than through `Qwen2VLProcessor.save_pretrained`, because building
@@ -230,14 +273,14 @@ def _save_processor_files(out: Path, arch: str) -> None:
     from transformers import Qwen2VLImageProcessorPil
 
     # Few pixels per view: 112x112 max -> 16 merged tokens per image, so 6 views stay cheap.
-    image = Qwen2VLImageProcessorPil(min_pixels=56 * 56, max_pixels=112 * 112).to_dict()
+    image = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels).to_dict()
     video = {k: v for k, v in image.items() if k != "image_processor_type"}
     video["video_processor_type"] = "Qwen2VLVideoProcessor"
     processor_class = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}[arch]
     config = {"image_processor": image, "video_processor": video}
     config["processor_class"] = processor_class
     (out / "processor_config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (out / "chat_template.jinja").write_text(CHAT_TEMPLATE)
+    (out / "chat_template.jinja").write_text(chat_template)
     tok_config = out / "tokenizer_config.json"
     data = json.loads(tok_config.read_text())
     data["processor_class"] = processor_class
