@@ -49,6 +49,7 @@ def run(
     max_suggestions: int = 3,
     references: list[bytes] = (),
     scene: bpy.types.Scene | None = None,
+    on_capture: Any = None,
 ) -> dict[str, Any]:
     """Suggestions for the current scene; with `apply_best`, the most confident one that applies.
 
@@ -57,6 +58,8 @@ def run(
     apply and no suggestion changes the scene and passes the apply checks), saved_as, timings,
     tokens. Raises ValueError on bad input, evlm_server.client.ServerError / RequestTimeout when
     the request fails, and the apply module's ApplyError if applying fails (the scene restored).
+    `on_capture(capture)`, if given, sees the capture (views and scene graph) before the request:
+    batch processing keeps the views for its before/after contact sheets.
     """
     from evlm_server.client import Client
     from evlm_server.edits import validate_plan
@@ -77,6 +80,8 @@ def run(
     t0 = time.perf_counter()
     captured = capture_mod.capture(scene, settings)
     t_capture = time.perf_counter() - t0
+    if on_capture is not None:
+        on_capture(captured)
     with Client(endpoint, timeout_s=timeout, curve=curve) as client:
         result = client.suggest(
             instruction.strip(), captured.views, captured.scene, references=list(references),
@@ -151,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apply-best", action="store_true", help="apply the most confident applicable suggestion")
     parser.add_argument("--save-as", type=Path, help="save the result as this .blend (a copy; never the input)")
     parser.add_argument("--json", type=Path, help="write the whole result to this JSON file")
+    parser.add_argument(
+        "--images", type=Path, help="write the captured views here (before_N.png), and after applying, after_N.png"
+    )
     parser.add_argument("--views", type=int, default=6, help="orbit views (default 6)")
     parser.add_argument("--resolution", type=int, default=384, help="pixels on the long side (default 384)")
     parser.add_argument("--engine", default="WORKBENCH", choices=["WORKBENCH", "EEVEE", "CYCLES"])
@@ -185,10 +193,14 @@ def main(argv: list[str] | None = None) -> int:
             marks=not args.no_marks,
         )
         references = [p.read_bytes() for p in args.reference]
+        on_capture = (lambda c: _write_views(c, args.images, "before")) if args.images else None
         out = run(
             args.instruction, args.endpoint, settings, apply_best=args.apply_best, save_as=args.save_as,
             timeout=args.timeout, curve=curve, max_suggestions=args.max_suggestions, references=references,
+            on_capture=on_capture,
         )  # fmt: skip
+        if args.images and out["applied"]:
+            _write_views(_addon("capture").capture(bpy.context.scene, settings), args.images, "after")
     except (ValueError, OSError, ServerError, RequestTimeout, apply_mod.ApplyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -205,6 +217,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: nothing applied: {out['not_applied']}", file=sys.stderr)
         return 2
     return 0
+
+
+def _write_views(captured: Any, folder: Path, prefix: str) -> None:
+    """The capture's views as PNG files `prefix_N.png`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (_, png) in enumerate(captured.views):
+        tmp = folder / f".{prefix}_{i}.png.tmp"
+        tmp.write_bytes(png)
+        os.replace(tmp, folder / f"{prefix}_{i}.png")
 
 
 def _engine_id(choice: str) -> str:

@@ -142,10 +142,13 @@ def test_command_line(endpoint, input_blend, tmp_path) -> None:  # noqa: ANN001
     out_blend, out_json = tmp_path / "cli" / "edited.blend", tmp_path / "cli" / "result.json"
     proc = cli("--blend", str(input_blend), "--instruction", "make the corner feel cozier", "--endpoint", endpoint,
                "--views", "2", "--resolution", "96", "--apply-best", "--save-as", str(out_blend),
-               "--json", str(out_json))  # fmt: skip
+               "--json", str(out_json), "--images", str(tmp_path / "images"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out_json.read_text())
     assert result["applied"] and result["saved_as"] == str(out_blend.resolve()) and out_blend.is_file()
+    images = sorted(p.name for p in (tmp_path / "images").iterdir())
+    assert images == ["after_0.png", "after_1.png", "before_0.png", "before_1.png"]  # 2 views, before and after
+    assert all((tmp_path / "images" / n).read_bytes().startswith(b"\x89PNG") for n in images)
     assert f"Applied {result['applied']['index'] + 1}. {result['applied']['title']}" in proc.stdout
     assert "Saved a copy as" in proc.stdout and "confidence" in proc.stdout
     assert digest(input_blend) == before
