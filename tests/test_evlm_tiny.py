@@ -102,3 +102,30 @@ def test_serve_without_a_model_loads_the_built_in_one(tmp_path: Path) -> None:
             os.environ[ENV_MODEL] = saved
     plan = validate_plan(result.plan, scene)
     assert plan.suggestions and result.reasoning
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["init", "/nonexistent/data", "out"], "no train.jsonl"),
+        (["subset", str(SAMPLE), "out", "--groups", "0"], "--groups must be at least 1"),
+        (["export", "/nonexistent/model", "out"], "no config.json"),
+        (["card", str(SAMPLE), "--eval", str(SAMPLE)], "no model.safetensors"),
+    ],
+)
+def test_cli_rejects_bad_input_before_any_work(argv: list[str], message: str, capsys, tmp_path: Path) -> None:  # noqa: ANN001
+    argv = [str(tmp_path / a) if a == "out" else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        evlm_tiny.main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_card_rejects_a_malformed_run(init: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "metrics.json").write_text("{}")
+    for run, message in (("SFT=x", "expected STAGE=OUT_FOLDER=MINUTES"), (f"SFT={tmp_path}=3", "no log.jsonl")):
+        with pytest.raises(SystemExit):
+            evlm_tiny.main(["card", str(init), "--eval", str(tmp_path / "eval"), "--run", run])
+        assert message in capsys.readouterr().err
+    assert not (init / "README.md").exists()

@@ -235,6 +235,24 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--run", action="append", default=[], help="STAGE=OUT_FOLDER=MINUTES of a training run (repeatable)")
     d.add_argument("--hardware", default="unknown")
     args = p.parse_args(argv)
+    # Check every input before any work, so a bad one costs nothing and names itself (exit 2).
+    needs = {"init": [("data", "train.jsonl")], "subset": [("data", "train.jsonl"), ("data", "val.jsonl"),
+             ("data", "pairs.jsonl")], "export": [("model", "config.json")],
+             "card": [("model", "model.safetensors"), ("model", "tokenizer.json"), ("eval", "metrics.json")]}  # fmt: skip
+    for arg, name in needs[args.cmd]:
+        if not Path(getattr(args, arg), name).is_file():
+            p.error(f"{getattr(args, arg)}: no {name} (expected a {'dataset' if arg == 'data' else arg} folder)")
+    if args.cmd == "subset" and args.groups < 1:
+        p.error(f"--groups must be at least 1, got {args.groups}")
+    runs: dict[str, tuple[str, float]] = {}
+    for r in getattr(args, "run", []):
+        parts = r.split("=", 2)
+        try:
+            runs[parts[0]] = (parts[1], float(parts[2]))
+        except (IndexError, ValueError):
+            p.error(f"--run {r!r}: expected STAGE=OUT_FOLDER=MINUTES")
+        if not Path(parts[1], "log.jsonl").is_file():
+            p.error(f"--run {r!r}: no log.jsonl in {parts[1]}")
     if args.cmd == "init":
         print(init_checkpoint(args.data, args.out, seed=args.seed))
     elif args.cmd == "subset":
@@ -242,7 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "export":
         print(export(args.model, args.dst))
     else:
-        runs = {stage: (out, float(minutes)) for stage, out, minutes in (r.split("=", 2) for r in args.run)}
         _write(Path(args.model, "README.md"), model_card(args.model, args.eval, runs, args.hardware).splitlines())
     return 0
 
