@@ -316,12 +316,12 @@ def bench_trl(args) -> dict:
 
 
 def sft_loss_of(model, batch, cfg, device):
+    from training.forward import forward_targets
     from training.losses import sft_loss
-    from training.sft import forward_logits
     from training.train import to_device
 
     batch = to_device(batch, device)
-    return sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
+    return sft_loss(*forward_targets(model, batch, cfg, device)[:2])
 
 
 def _align_tokens(collate, data, idx, mode) -> int:

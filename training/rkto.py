@@ -34,8 +34,9 @@ from training.data.collate import Collator
 from training.data.format import answer_text, reasoning_text
 from training.data.loader import Example, load_dataset_dir
 from training.dist import Dist
+from training.forward import forward_targets
 from training.losses import dpo_loss, kl_estimate_z0, kto_loss, mismatched_pairs, rkto_loss, sequence_logps
-from training.sft import forward_logits, select_examples
+from training.sft import select_examples
 from training.train import (
     ConfigError,
     Logger,
@@ -116,7 +117,7 @@ def kl_items(data: AlignData, idx: list[int]) -> list[tuple]:
 
 def segment_logps(model, collate, items, cfg, device) -> torch.Tensor:
     batch = to_device(collate(items), device)
-    return sequence_logps(forward_logits(model, batch, cfg, device), batch["labels"], batch["segment_ids"])
+    return sequence_logps(*forward_targets(model, batch, cfg, device))
 
 
 @torch.no_grad()

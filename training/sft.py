@@ -14,15 +14,15 @@ from pathlib import Path
 
 import torch
 
-from training.data.collate import IGNORE_INDEX, Collator, model_inputs
+from training.data.collate import IGNORE_INDEX, Collator
 from training.data.loader import Example, load_dataset_dir
 from training.dist import Dist
+from training.forward import forward_targets
 from training.losses import sft_loss
 from training.train import (
     ConfigError,
     Logger,
     TrainConfig,
-    autocast,
     clip_and_step,
     data_splits,
     export_model,
@@ -46,13 +46,6 @@ def select_examples(data, split: str | None, variants: list[str] | None, limit: 
     return chosen[:limit] if limit is not None else chosen
 
 
-def forward_logits(model, batch: dict, cfg: TrainConfig, device: torch.device) -> torch.Tensor:
-    """The model's logits for a collated batch (labels are not passed: the losses are ours)."""
-    inputs = {k: v for k, v in model_inputs(batch).items() if k != "labels"}
-    with autocast(cfg, device):
-        return model(**inputs).logits
-
-
 @torch.no_grad()
 def eval_loss(
     model, collate: Collator, examples: list[Example], cfg: TrainConfig, device: torch.device, dist: Dist | None = None
@@ -66,7 +59,7 @@ def eval_loss(
     starts = range(0, len(examples), cfg.batch_size)
     for i in starts[dist.rank :: dist.world]:
         batch = to_device(collate(examples[i : i + cfg.batch_size]), device)
-        s, n = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
+        s, n = sft_loss(*forward_targets(model, batch, cfg, device)[:2])
         total, count = total + s.item(), count + n
     model.train(was_training)
     return dist.sum(total) / max(dist.sum(count), 1)
@@ -110,7 +103,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
         for k, batch in enumerate(micro):
             batch = to_device(batch, device)
             with dist.no_sync(model, skip=k < len(micro) - 1):
-                loss_sum, _ = sft_loss(forward_logits(model, batch, cfg, device), batch["labels"])
+                loss_sum, _ = sft_loss(*forward_targets(model, batch, cfg, device)[:2])
                 dist.backward(loss_sum * dist.world / n_tokens)  # the step's mean over all its tokens
             total += loss_sum.item()
         total = dist.sum(total)
