@@ -4,7 +4,7 @@ End to end through a real `evlm-server` process and the client (the wire include
 baseline from the same run: the same model's plain `generate` (no grammar, no stages) writing the
 same number of new tokens, in the same process as the benchmark. Prints a table and one JSON line.
 
-    .venv/bin/python scripts/bench_suggest.py [--model PATH] [--runs 5] [--instruction "..."]
+    .venv/bin/python scripts/bench_suggest.py [--model PATH] [--engine hf|fast] [--runs 5] [--instruction "..."]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--instruction", default="the ball bounces a bit too fast, slow it down")
     p.add_argument("--max-reasoning-tokens", type=int, default=384)
+    p.add_argument("--engine", choices=("hf", "fast"), default="hf", help="the server's engine (default hf, as on CPU)")
     args = p.parse_args()
 
     scene = SceneGraph.model_validate_json((SAMPLE / "scene.json").read_text())
@@ -72,6 +73,8 @@ def main() -> int:
             str(args.model),
             "--device",
             "cpu",
+            "--engine",
+            args.engine,
             "--max-reasoning-tokens",
             str(args.max_reasoning_tokens),
         )
@@ -87,13 +90,13 @@ def main() -> int:
     baseline = plain_generate(args.model, views, scene, args.instruction, new_tokens, args.runs)
     wall = statistics.median(walls)
     timings = {k: round(statistics.median(r.timings.get(k, 0.0) for r in results), 3) for k in results[-1].timings}
-    print(f"model {args.model}, {len(views)} views, {args.runs} runs (median), CPU")
+    print(f"model {args.model}, engine {args.engine}, {len(views)} views, {args.runs} runs (median), CPU")
     print("| | seconds | tokens |\n|---|---:|---:|")
     print(f"| suggest, end to end (client -> server -> plan) | {wall:.3f} | {tokens} |")
     print(f"| baseline: plain generate, same prompt, {new_tokens} new tokens, no grammar | {baseline:.3f} | |")
     print(f"server timings (median): {timings}")
     print(json.dumps({"suggest_s": round(wall, 3), "generate_s": round(baseline, 3), "tokens": tokens,
-                      "timings": timings, "target_s": 2.0}))  # fmt: skip
+                      "timings": timings, "engine": args.engine, "target_s": 2.0}))  # fmt: skip
     return 0
 
 
