@@ -43,13 +43,12 @@ from training.train import (
     TrainConfig,
     clip_and_step,
     data_splits,
-    export_model,
+    finish_run,
     latest_checkpoint,
     load_checkpoint,
     load_model,
     make_optimizer,
     pick_device,
-    plot_losses,
     save_checkpoint,
     seed_everything,
     step_batches,
@@ -270,10 +269,4 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
         if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
             save_checkpoint(cfg, model, opt, sched, done, dist=dist)
 
-    out = Path(cfg.out) / "model"
-    if dist.is_main:
-        plot_losses(log.path, out.parent / "loss.png", f"{cfg.mode.upper()} {Path(cfg.model).name}")
-        export_model(dist.unwrap(model), cfg.model, out)
-    dist.barrier()
-    dist.end()
-    return out
+    return finish_run(cfg, model, log, f"{cfg.mode.upper()} {Path(cfg.model).name}", dist)

@@ -411,3 +411,15 @@ def export_model(model, base: str | Path, dst: str | Path) -> Path:
             if not f.name.startswith(("adapter_", "model.safetensors")):
                 shutil.copy2(f, dst / f.name)
     return dst
+
+
+def finish_run(cfg: TrainConfig, model, log: Logger, title: str, dist: Dist) -> Path:
+    """End of a training run: the main process plots the losses and exports OUT/model (LoRA
+    merged); every process waits for it, then leaves the process group. Returns OUT/model."""
+    out = Path(cfg.out) / "model"
+    if dist.is_main:
+        plot_losses(log.path, out.parent / "loss.png", title)
+        export_model(dist.unwrap(model), cfg.model, out)
+    dist.barrier()
+    dist.end()
+    return out
