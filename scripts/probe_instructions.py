@@ -51,7 +51,7 @@ bpy.ops.wm.save_as_mainfile(filepath=out + "/bounce.blend")
 
 # (scene, instruction, expected op types of the first suggestion, expected targets)
 CASES = [
-    ("factory", "make the cube red", {"set_base_color"}, {"Material"}),
+    ("factory", "make the cube red", {"set_base_color"}, {"Cube"}),  # material ops target objects (+ slot)
     ("factory", "make the cube a bit bigger", {"scale"}, {"Cube"}),
     ("factory", "the light is too bright, dim it", {"set_light_energy"}, {"Light"}),
     ("factory", "raise the cube a little", {"translate"}, {"Cube"}),
