@@ -2,7 +2,7 @@
 # Rebuild EVLM-tiny, the built-in model, from nothing with the project's own pipeline:
 #   evlm-synth -> untrained checkpoint (own tokenizer) -> SFT -> RKTO -> evlm-eval -> export.
 # Work files go to out/evlm_tiny (the configs in configs/evlm_tiny name it); the result replaces
-# evlm_server/models/evlm-tiny. Runs on CPU (about 3 h on 2 cores) or a GPU (device = "auto").
+# evlm_server/models/evlm-tiny. Runs on CPU (about 5 h on 2 cores) or a GPU (device = "auto").
 # EVLM_TINY_EVAL_LIMIT: records per eval split (default 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,7 @@ STAGE=synth stage "synthetic data (8,000 scenes)" .venv/bin/evlm-synth --n 8000 
 STAGE=init stage "tokenizer + untrained checkpoint" bash -c "rm -rf $W/init && $PY -m training.evlm_tiny init $W/data $W/init"
 STAGE=sft stage "SFT" bash -c "rm -rf $W/sft && .venv/bin/evlm-train sft --config configs/evlm_tiny/sft.toml"
 STAGE=sft2 stage "more SFT" bash -c "rm -rf $W/sft2 && .venv/bin/evlm-train sft --config configs/evlm_tiny/sft2.toml"
+STAGE=sft3 stage "more SFT again" bash -c "rm -rf $W/sft3 && .venv/bin/evlm-train sft --config configs/evlm_tiny/sft3.toml"
 STAGE=subset stage "alignment subset" $PY -m training.evlm_tiny subset "$W/data" "$W/align_data" --groups 32
 STAGE=rkto stage "RKTO" bash -c "rm -rf $W/rkto && .venv/bin/evlm-train rkto --config configs/evlm_tiny/rkto.toml"
 $PY -m training.evlm_tiny export "$W/rkto/model" evlm_server/models/evlm-tiny
@@ -30,6 +31,7 @@ STAGE=eval stage "eval of the exported model (test + gen)" .venv/bin/evlm-eval -
 HW="$(nproc) CPU cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1))"
 command -v nvidia-smi >/dev/null && HW="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 $PY -m training.evlm_tiny card evlm_server/models/evlm-tiny --eval "$W/eval" \
-  --run "SFT=$W/sft=$(minutes sft)" --run "SFT2=$W/sft2=$(minutes sft2)" --run "RKTO=$W/rkto=$(minutes rkto)" --hardware "$HW"
+  --run "SFT=$W/sft=$(minutes sft)" --run "SFT2=$W/sft2=$(minutes sft2)" \
+  --run "SFT3=$W/sft3=$(minutes sft3)" --run "RKTO=$W/rkto=$(minutes rkto)" --hardware "$HW"
 cp "$W/eval/metrics.png" evlm_server/models/evlm-tiny/eval.png
 echo "== EVLM-tiny written to evlm_server/models/evlm-tiny (model card: README.md)"

@@ -183,10 +183,10 @@ Loaded by the generic Hugging Face engine like any other checkpoint; nothing is 
 
 `bash scripts/build_evlm_tiny.sh` rebuilds it from nothing: `evlm-synth` (8,000 procedural scenes,
 3 views of 64 px, 3 frames) -> `python -m training.evlm_tiny init` (tokenizer + untrained weights)
--> `evlm-train sft --config configs/evlm_tiny/sft.toml` -> `evlm-train sft --config
-configs/evlm_tiny/sft2.toml` (more SFT from the first run's model: a second cosine cycle) ->
-`evlm-train rkto --config configs/evlm_tiny/rkto.toml` (on a subset: RKTO precomputes reference log-probs over all of its
-data) -> `evlm-eval` -> `python -m training.evlm_tiny export`.
+-> `evlm-train sft --config configs/evlm_tiny/sft.toml` -> the same with `sft2.toml`, then `sft3.toml`
+(more SFT, each from the previous run's model: a second and a third cosine cycle) -> `evlm-train rkto
+--config configs/evlm_tiny/rkto.toml` (on a subset: RKTO precomputes reference log-probs over all of
+its data) -> `evlm-eval` -> `python -m training.evlm_tiny export`.
 
 Hardware: {hardware}.
 
