@@ -11,9 +11,12 @@ LIMIT=${LIMIT:-50}
 for mode in kto dpo; do  # rkto is the recipe's own run, $W/rkto
   [ -f "$W/$mode/model/config.json" ] || .venv/bin/evlm-train "$mode" --config configs/evlm_tiny/rkto.toml --set "out=$W/$mode"
 done
-for m in sft3 rkto kto dpo; do
-  [ -f "$W/eval_$m/metrics.json" ] || .venv/bin/evlm-eval --model "$W/$m/model" --data "$W/data" --splits test,gen \
+# The SFT baseline is the model the alignment runs start from: rkto.toml's `model`.
+SFT_MODEL=$(sed -n 's/^model = "\(.*\)"$/\1/p' configs/evlm_tiny/rkto.toml)
+for m in sft rkto kto dpo; do
+  model="$W/$m/model"; [ "$m" = sft ] && model="$SFT_MODEL"
+  [ -f "$W/eval_$m/metrics.json" ] || .venv/bin/evlm-eval --model "$model" --data "$W/data" --splits test,gen \
     --limit "$LIMIT" --max-reasoning-tokens 384 --out "$W/eval_$m" --no-progress
 done
-.venv/bin/python scripts/ablation_table.py "SFT=$W/eval_sft3" "SFT+KTO=$W/eval_kto" "SFT+RKTO=$W/eval_rkto" \
+.venv/bin/python scripts/ablation_table.py "SFT=$W/eval_sft" "SFT+KTO=$W/eval_kto" "SFT+RKTO=$W/eval_rkto" \
   "SFT+DPO=$W/eval_dpo"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild EVLM-tiny, the built-in model, from nothing with the project's own pipeline:
-#   evlm-synth -> untrained checkpoint (own tokenizer) -> SFT -> RKTO -> evlm-eval -> export.
+#   evlm-synth -> untrained checkpoint (own tokenizer) -> SFT (3 cycles) -> RKTO -> export -> evlm-eval.
 # Work files go to out/evlm_tiny (the configs in configs/evlm_tiny name it); the result replaces
-# evlm_server/models/evlm-tiny. Runs on CPU (about 5 h on 2 cores) or a GPU (device = "auto").
+# evlm_server/models/evlm-tiny. Runs on CPU (about 4 h on 2 cores) or a GPU (device = "auto").
 # EVLM_TINY_EVAL_LIMIT: records per eval split (default 100).
 set -euo pipefail
 cd "$(dirname "$0")/.."
