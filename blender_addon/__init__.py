@@ -3,7 +3,7 @@
 A Blender 4.2+ extension (see blender_manifest.toml). The wire contract (`evlm_server`) and the
 feedback record format (`training.data`) come from the project's own wheel bundled in the
 extension, never from copies. Everything here imports bpy; the logic that can live without it
-is in `evlm_server.session` and `training.data.feedback`.
+is in `evlm.session` and `evlm.feedback`.
 """
 
 from . import preferences, ui

@@ -36,7 +36,7 @@ Decisions:
 - Moving, rotating or scaling an object whose transform is animated moves the animation with it
   (keys offset, or multiplied for scale), so the change survives the next frame change. Animation
   ops edit the object's action (Blender 5 layered actions, through its slot's channelbag); keys are
-  computed by `evlm_server.keyframes` and Blender then recomputes automatic handles.
+  computed by `evlm.keyframes` and Blender then recomputes automatic handles.
 - World-space transforms account for parents (not for constraints; under a non-uniformly scaled
   parent a world rotation is approximate, as the child is sheared).
 - `delete` keeps the children of a deleted parent where they are in the world; a rolled-back
@@ -57,9 +57,9 @@ from bpy_extras import anim_utils
 from mathutils import Euler, Matrix, Quaternion, Vector
 from pydantic import ValidationError
 
-from evlm_server import keyframes as kf
-from evlm_server.edits import GenerativeEdit, Suggestion
-from evlm_server.scene import GEOMETRY_TYPES
+from evlm import keyframes as kf
+from evlm.edits import GenerativeEdit, Suggestion
+from evlm.scene import GEOMETRY_TYPES
 
 ERROR_CODES = ("missing_target", "wrong_kind", "not_applicable", "failed")
 
@@ -177,7 +177,7 @@ def _check_args(scene: object, suggestion: object) -> None:
     if not isinstance(scene, bpy.types.Scene):
         raise TypeError(f"scene must be a bpy.types.Scene, got {type(scene).__name__}")
     if not isinstance(suggestion, Suggestion):
-        raise TypeError(f"suggestion must be an evlm_server.edits.Suggestion, got {type(suggestion).__name__}")
+        raise TypeError(f"suggestion must be an evlm.edits.Suggestion, got {type(suggestion).__name__}")
     try:  # a Suggestion built without validation (model_construct) must not slip unchecked values in
         Suggestion.model_validate_json(suggestion.model_dump_json())
     except ValidationError as e:

@@ -1,10 +1,10 @@
 """What the model sees of a Blender scene: its scene graph and multi-view renders (imports bpy).
 
-`extract_scene_graph(scene)` describes the scene in the wire contract (`evlm_server.scene`);
+`extract_scene_graph(scene)` describes the scene in the wire contract (`evlm.scene`);
 `capture(scene, settings)` adds orbit views around the visible geometry (and the active camera's
 view if asked), for one frame or F frames of the animation, each a PNG with its camera pose,
 intrinsics, frame and set-of-marks table. The camera maths, the marks overlay and the PNG encoder
-are pure code in `evlm_server.views`.
+are pure code in `evlm.views`.
 
 Capture leaves the scene as it found it, even when it fails midway: the current frame (and the
 values of animated properties, so unkeyed tweaks survive an animation capture), the scene camera,
@@ -37,8 +37,8 @@ from mathutils import Matrix
 import numpy as np
 from pydantic import ValidationError
 
-from evlm_server.scene import GEOMETRY_TYPES, INTERPOLATIONS, LIGHT_TYPES, Mark, SceneGraph, View
-from evlm_server.views import (
+from evlm.scene import GEOMETRY_TYPES, INTERPOLATIONS, LIGHT_TYPES, Mark, SceneGraph, View
+from evlm.views import (
     box_corners,
     camera_intrinsics,
     decode_bmp,

@@ -23,7 +23,7 @@ from typing import Any
 
 import bpy
 
-from evlm_server.protocol import DEFAULT_ENDPOINT
+from evlm.protocol import DEFAULT_ENDPOINT
 
 if __package__:  # imported as part of the add-on (an extension, or the source tree)
     _PACKAGE = __package__
@@ -56,14 +56,14 @@ def run(
     Returns a JSON-ready dict: file, instruction, endpoint, reasoning, plan, best (index or None),
     applied ({index, title, lines} or None), not_applied (why nothing was applied, when asked to
     apply and no suggestion changes the scene and passes the apply checks), saved_as, timings,
-    tokens. Raises ValueError on bad input, evlm_server.client.ServerError / RequestTimeout when
+    tokens. Raises ValueError on bad input, evlm.client.ServerError / RequestTimeout when
     the request fails, and the apply module's ApplyError if applying fails (the scene restored).
     `on_capture(capture)`, if given, sees the capture (views and scene graph) before the request:
     batch processing keeps the views for its before/after contact sheets.
     """
-    from evlm_server.client import Client
-    from evlm_server.edits import validate_plan
-    from evlm_server.session import best_index
+    from evlm.client import Client
+    from evlm.edits import validate_plan
+    from evlm.session import best_index
 
     if not isinstance(instruction, str) or not instruction.strip():
         raise ValueError("the instruction is empty: say what to change")
@@ -171,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client-key", type=Path, help="CURVE: this client's secret key file")
     args = parser.parse_args(argv)
 
-    from evlm_server.cli import format_plan
-    from evlm_server.client import CurveKeys, RequestTimeout, ServerError
-    from evlm_server.edits import EditPlan
+    from evlm.client import CurveKeys, RequestTimeout, ServerError
+    from evlm.edits import EditPlan
+    from evlm.plantext import format_plan
 
     apply_mod = _addon("apply")
     try:

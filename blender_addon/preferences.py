@@ -13,8 +13,8 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from evlm_server.client import CurveKeys
-from evlm_server.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
+from evlm.client import CurveKeys
+from evlm.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
 
 ADDON_ID = __package__
 

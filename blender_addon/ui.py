@@ -2,7 +2,7 @@
 
 Blender never waits on the network: Suggest captures the scene and hands the request to the
 client (a non-blocking send); a `bpy.app.timers` callback then polls the client every
-`POLL_S` and feeds the events to the pure `evlm_server.session.Session` that the panel draws.
+`POLL_S` and feeds the events to the pure `evlm.session.Session` that the panel draws.
 No thread is started, so nothing but Blender's main thread touches bpy.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 import bpy
 from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
 
-from evlm_server.session import Driver, Session, SessionError, State, describe_op, wrap
+from evlm.plantext import describe_op, wrap
+from evlm.session import Driver, Session, SessionError, State
 
 from . import preferences
 
@@ -42,7 +43,7 @@ class AddonState:
 
 
 def make_client() -> Any:
-    from evlm_server.client import Client
+    from evlm.client import Client
 
     prefs = preferences.get_prefs()
     endpoint = preferences.check_endpoint(prefs.endpoint)
@@ -263,7 +264,7 @@ class EVLM_OT_toggle_suggestion(_SuggestionOperator, bpy.types.Operator):
 
 def read_references(props: EVLMProperties) -> list[bytes]:
     """The reference image file as bytes (checked to be a PNG or JPEG), or nothing."""
-    from evlm_server.protocol import image_size
+    from evlm.protocol import image_size
 
     if not props.reference.strip():
         return []
@@ -284,7 +285,7 @@ def save_feedback(op: bpy.types.Operator, context: bpy.types.Context, index: int
         if not quiet:
             op.report({"WARNING"}, "Not saved: set a feedback folder in the EVLM add-on preferences")
         return False
-    from training.data.feedback import save_feedback as save
+    from evlm.feedback import save_feedback as save
 
     s = STATE.session
     choice = s.choices[index]

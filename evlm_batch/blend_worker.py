@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         import bpy
     except ImportError as e:
         return fail("no_blender", f"this Python has no bpy module ({e}): point --blender-python at one that has")
-    from evlm_server.client import CurveKeys, RequestTimeout, ServerError
-    from evlm_server.edits import PlanError
+    from evlm.client import CurveKeys, RequestTimeout, ServerError
+    from evlm.edits import PlanError
 
     if not args.blend.is_file():
         return fail("missing_file", f"{args.blend}: no such file")

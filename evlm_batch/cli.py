@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from evlm.protocol import DEFAULT_ENDPOINT
 from evlm_batch.jobs import SCENE_SUFFIXES, BatchInputError, build_jobs, discover_scenes, parse_instructions
 from evlm_batch.process import Options
 from evlm_batch.runner import run_batch
-from evlm_server.protocol import DEFAULT_ENDPOINT
 
 EPILOG = """\
 results: OUT/results.jsonl, one line per job (scene x instruction), appended as each one ends:

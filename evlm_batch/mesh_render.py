@@ -2,7 +2,7 @@
 
 The renderer is the synthetic data generator's (`training/synth/render.py`: one OffscreenRenderer
 per process, OSMesa on a CPU, EGL on an NVIDIA GPU, the same studio lights tied to the camera);
-the cameras and marks are the add-on's (`evlm_server.views`: orbit poses framing the scene from
+the cameras and marks are the add-on's (`evlm.views`: orbit poses framing the scene from
 view 0 where Blender's default camera stands, the bitmap digits of `draw_marks`). Each object is
 drawn with its material's base colour, as Workbench shows it. Marks come from an ID pass, as in the
 generator: a mark sits on a visible pixel deep inside the object.
@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from evlm.scene import Mark, SceneGraph, View
+from evlm.views import camera_intrinsics, draw_marks, orbit_poses
 from evlm_batch.mesh_scene import MeshScene, material_names, scene_graph
-from evlm_server.scene import Mark, SceneGraph, View
-from evlm_server.views import camera_intrinsics, draw_marks, orbit_poses
 from training.synth import render as synth_render
 
 _RENDER_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evlm-render")

@@ -33,7 +33,7 @@ import trimesh.transformations as tf
 from trimesh.visual import ColorVisuals, TextureVisuals
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
-from evlm_server.scene import Material, SceneGraph, SceneObject
+from evlm.scene import Material, SceneGraph, SceneObject
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply")
 Y_UP = {".glb", ".gltf", ".obj"}

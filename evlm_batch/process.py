@@ -26,7 +26,7 @@ from typing import Any
 
 from evlm_batch.jobs import Job
 
-ROOT = Path(__file__).resolve().parent.parent  # the checkout: the Blender worker imports blender_addon from it
+ROOT = Path(__file__).resolve().parent.parent  # in a checkout, its .venv-blender is the default Blender Python
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Options:
     client_key: str = ""  # CURVE: this client's secret key file
 
     def curve(self) -> Any:
-        from evlm_server.client import CurveKeys
+        from evlm.client import CurveKeys
 
         return CurveKeys(Path(self.server_key), Path(self.client_key)) if self.server_key else None
 
@@ -98,12 +98,12 @@ class JobError(Exception):
 
 # ---------------------------------------------------------------- mesh files
 def _mesh(job: Job, endpoint: str, options: Options, record: dict[str, Any]) -> None:
+    from evlm.client import Client, RequestTimeout, ServerError
+    from evlm.edits import PlanError, validate_plan
+    from evlm.session import best_index
     from evlm_batch.contact import write_contact_sheet
     from evlm_batch.mesh_render import render_views
     from evlm_batch.mesh_scene import MeshSceneError, apply_ops, load_mesh_scene, scene_graph, support, write_export
-    from evlm_server.client import Client, RequestTimeout, ServerError
-    from evlm_server.edits import PlanError, validate_plan
-    from evlm_server.session import best_index
 
     timings = record["timings"]
     t0 = time.perf_counter()
@@ -180,9 +180,8 @@ def _blend(job: Job, endpoint: str, options: Options, record: dict[str, Any]) ->
     ] + (["--apply-best"] if options.apply_best else [])  # fmt: skip
     if options.server_key:
         cmd += ["--server-key", options.server_key, "--client-key", options.client_key]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, timeout=options.blend_timeout)
+    try:  # the worker imports blender_addon and evlm from the Blender Python's own installation
+        proc = subprocess.run(cmd, capture_output=True, timeout=options.blend_timeout)
     except subprocess.TimeoutExpired:
         raise JobError("timeout", f"Blender took more than {options.blend_timeout:g} s on {job.scene.name}") from None
     if not result_path.exists():

@@ -1,4 +1,4 @@
-"""Command lines: `evlm-server serve|ping|info|keygen` and `evlm suggest`."""
+"""`evlm-server serve|ping|info|keygen`: the server's command line (`evlm suggest` is evlm/cli.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from evlm_server.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
+from evlm.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
 
 ENV_MODEL = "EVLM_MODEL"
 # EVLM-tiny, trained by the project's own pipeline (its README.md is the model card).
@@ -123,19 +123,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace, timeout: float):  # noqa: ANN202
-    from evlm_server.client import Client, CurveKeys
+    from evlm.client import Client, CurveKeys
 
-    curve = None
-    if getattr(args, "curve_dir", None) is not None:
-        clients = sorted((args.curve_dir / "clients").glob("*.key_secret"))
-        if not clients:
-            raise FileNotFoundError(f"no client secret key in {args.curve_dir / 'clients'}")
-        curve = CurveKeys(server_public_file=args.curve_dir / "server.key", client_secret_file=clients[0])
+    curve = CurveKeys.from_dir(args.curve_dir) if getattr(args, "curve_dir", None) is not None else None
     return Client(args.endpoint, timeout_s=timeout, curve=curve)
 
 
 def _ping(args: argparse.Namespace) -> int:
-    from evlm_server.client import RequestTimeout
+    from evlm.client import RequestTimeout
 
     with _client(args, args.timeout) as client:
         try:
@@ -146,7 +141,7 @@ def _ping(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from evlm_server.client import RequestTimeout
+    from evlm.client import RequestTimeout
 
     with _client(args, args.timeout) as client:
         try:
@@ -179,106 +174,10 @@ def _keygen(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------- evlm
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="evlm", description="Ask an EVLM server for edit suggestions.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("suggest", help="send a scene graph, its views and an instruction; print the suggestions")
-    s.add_argument("--scene", type=Path, help="scene graph JSON (omit for a plain image request)")
-    s.add_argument(
-        "--views",
-        type=Path,
-        required=True,
-        help="folder of .png/.jpg views (each with an optional same-named .json view description)",
-    )
-    s.add_argument("--instruction", "-i", required=True, help='what to change, e.g. "make it cozier"')
-    s.add_argument(
-        "--reference",
-        type=Path,
-        action="append",
-        default=[],
-        help="a reference image of the look you want (repeatable)",
-    )
-    s.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
-    s.add_argument("--timeout", type=float, default=120.0, help="seconds without word from the server (default 120)")
-    s.add_argument("--max-suggestions", type=int, default=3)
-    s.add_argument("--json", action="store_true", help="print the whole result as JSON")
-    s.add_argument("--stream", action="store_true", help="show the reasoning as it is generated")
-    s.add_argument("--curve-dir", type=Path, help="keys folder, if the server uses CURVE")
-    args = parser.parse_args(argv)
-    return _suggest(args)
-
-
-def _suggest(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from evlm_server.client import RequestTimeout, ServerError, load_views
-    from evlm_server.edits import EditPlan
-    from evlm_server.protocol import image_size
-    from evlm_server.scene import SceneGraph
-
-    try:
-        scene = SceneGraph.model_validate_json(args.scene.read_bytes()) if args.scene else None
-        views = load_views(args.views)
-        refs = []
-        for path in args.reference:  # a clear local error beats a server round trip
-            refs.append(path.read_bytes())
-            try:
-                image_size(refs[-1])
-            except ValueError as e:
-                raise ValueError(f"{path}: {e}") from None
-    except (OSError, ValueError, ValidationError) as e:
-        return _fail(str(e))
-
-    def show(event) -> None:  # noqa: ANN001
-        if args.stream and event.type == "progress" and event.message.text:
-            print(event.message.text, end="", file=sys.stderr, flush=True)
-
-    with _client(args, args.timeout) as client:
-        try:
-            result = client.suggest(
-                args.instruction,
-                views,
-                scene,
-                on_event=show,
-                references=refs,
-                max_suggestions=args.max_suggestions,
-                stream=args.stream,
-            )
-        except ServerError as e:
-            return _fail(f"server refused: {e}")
-        except RequestTimeout as e:
-            return _fail(str(e))
-    if args.json:
-        print(json.dumps(result.model_dump(mode="json"), indent=2))
-        return 0
-    print(format_plan(EditPlan.model_validate(result.plan), result.reasoning, result.timings))
-    return 0
-
-
-def format_plan(plan, reasoning: str = "", timings: dict | None = None) -> str:  # noqa: ANN001
-    """A plan as an artist reads it: the reasoning, then each suggestion with its ops."""
-    from evlm_server.session import describe_op  # the add-on's panel shows ops the same way
-
-    lines = []
-    if reasoning.strip():
-        lines += ["Reasoning:", *("  " + line for line in reasoning.strip().splitlines()), ""]
-    if plan.reasoning.strip():
-        lines += [f"Summary: {plan.reasoning.strip()}", ""]
-    for i, s in enumerate(plan.suggestions, 1):
-        lines.append(f"{i}. {s.title}  (confidence {s.confidence:.0%})")
-        if s.rationale.strip():
-            lines.append(f"   {s.rationale.strip()}")
-        lines += [f"   - {describe_op(op, limit=400)}" for op in s.ops]
-    if timings:
-        lines += ["", "Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())]
-    return "\n".join(lines)
-
-
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(server_main())

@@ -31,10 +31,8 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from evlm_server.edits import PlanError
-from evlm_server.engine.base import Cancelled, Engine, EngineRequest, EngineResult
-from evlm_server.images import decode_image
-from evlm_server.protocol import (
+from evlm.edits import PlanError
+from evlm.protocol import (
     DEFAULT_ENDPOINT,
     Accepted,
     Cancel,
@@ -50,6 +48,8 @@ from evlm_server.protocol import (
     encode,
     parse_request,
 )
+from evlm_server.engine.base import Cancelled, Engine, EngineRequest, EngineResult
+from evlm_server.images import decode_image
 
 log = logging.getLogger("evlm_server")
 

@@ -302,10 +302,10 @@ def grammar_overhead(vocab_size: int, dev: str, step_ms: float, rows: int = 8, s
     try:
         from xgrammar import allocate_token_bitmask
 
-        from evlm_server.edits import plan_json_schema
+        from evlm.edits import plan_json_schema
         from evlm_server.engine.grammar import PlanGrammar, mask_rows
         from evlm_server.engine.hf import load_processor
-        from evlm_server.engine.tiny import make_tiny_checkpoint
+        from training.tiny import make_tiny_checkpoint
     except ImportError as e:
         return {"skipped": f"{type(e).__name__}: {e}"}
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from evlm_server.client import Client, new_id
+from evlm.client import Client, new_id
+from evlm.protocol import Limits, Result, Suggest, encode
+from evlm.scene import Camera, Light, Mark, Material, Modifier, SceneGraph, SceneObject, View
 from evlm_server.engine.base import EngineRequest
 from evlm_server.engine.null import NullEngine
 from evlm_server.images import decode_image
-from evlm_server.protocol import Limits, Result, Suggest, encode
-from evlm_server.scene import Camera, Light, Mark, Material, Modifier, SceneGraph, SceneObject, View
 from evlm_server.server import Server
 
 INSTRUCTION = "Make the living room feel warmer and cosier in the evening, without moving the sofa."

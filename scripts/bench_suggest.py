@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evlm.client import Client, load_views  # noqa: E402
+from evlm.scene import SceneGraph  # noqa: E402
 from evlm_server.cli import BUILTIN_MODEL  # noqa: E402
-from evlm_server.client import Client, load_views  # noqa: E402
-from evlm_server.scene import SceneGraph  # noqa: E402
 from tests.server_process import serving  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "sample_scene"

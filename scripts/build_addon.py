@@ -5,8 +5,9 @@
 The zip holds blender_addon/'s files at its root, `blender_manifest.toml` with its `wheels` and
 `platforms` written for this build, and wheels/: pyzmq, msgpack, pydantic (+ pydantic-core,
 annotated-types, typing-extensions, typing-inspection) for CPython 3.11 (Blender 4.2 to 5.0)
-on each platform asked for, and the project's own pure wheel (`pip wheel --no-deps`), which is
-how the add-on gets the wire contract: never by copying its files. Install it with Blender's
+on each platform asked for, and the project's pure core as its own wheel (`evlm_core`: the `evlm/`
+package only; no server, training code or model), which is how the add-on gets the wire
+contract: never by copying its files. Install it with Blender's
 Preferences > Get Extensions > Install from Disk, or `blender --command extension install-file`.
 The zip is reproducible: sorted entries with fixed timestamps.
 """
@@ -14,6 +15,7 @@ The zip is reproducible: sorted entries with fixed timestamps.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -63,23 +65,34 @@ def project_version() -> str:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
-def build_project_wheel(dest: Path, pip: list[str]) -> Path:
-    """The project's own pure wheel, built from a clean copy of its sources (no build/ left in the repo)."""
-    with tempfile.TemporaryDirectory(prefix="evlm-src-") as tmp:
+def build_core_wheel(dest: Path, pip: list[str]) -> Path:
+    """The pure core (`evlm/`) as its own wheel, `evlm_core`: all the add-on needs of this project.
+
+    Built from a clean copy with a minimal pyproject written here, so the add-on carries no
+    server, training code or model weights, and no build/ is left in the repo.
+    """
+    version = project_version()
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    with tempfile.TemporaryDirectory(prefix="evlm-core-") as tmp:
         src = Path(tmp)
-        for name in ("pyproject.toml", "README.md", "LICENSE", "setup.cfg"):
-            if (ROOT / name).exists():
-                shutil.copy2(ROOT / name, src / name)
-        for pkg in ("evlm_server", "training"):
-            shutil.copytree(ROOT / pkg, src / pkg, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(ROOT / "evlm", src / "evlm", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if (ROOT / "LICENSE").exists():
+            shutil.copy2(ROOT / "LICENSE", src / "LICENSE")
+        (src / "pyproject.toml").write_text(
+            '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
+            f'[project]\nname = "evlm-core"\nversion = "{version}"\nrequires-python = ">=3.11"\n'
+            'description = "EVLM for Blender: the pure core (wire contract, scene graph, edit vocabulary)"\n'
+            f"dependencies = {json.dumps(deps)}\n\n"
+            '[tool.setuptools]\npackages = ["evlm"]\n'
+        )
         # With setuptools at hand, build with it (no index needed); else pip fetches it.
         isolation = ["--no-build-isolation"] if _has_setuptools(pip) else []
         # Fixed zip timestamps (wheel honours SOURCE_DATE_EPOCH): the same sources, the same bytes.
         env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
         _run([*pip, "wheel", "--no-deps", *isolation, "-q", "-w", str(dest), str(src)], env=env)
-    wheels = sorted(dest.glob("evlm_blender-*.whl"))
+    wheels = sorted(dest.glob("evlm_core-*.whl"))
     if len(wheels) != 1:
-        raise BuildError(f"expected one project wheel in {dest}, found {[w.name for w in wheels]}")
+        raise BuildError(f"expected one core wheel in {dest}, found {[w.name for w in wheels]}")
     return wheels[0]
 
 
@@ -136,8 +149,8 @@ def build(out: Path, platforms: list[str], python_version: str = "3.11", pip: li
     with tempfile.TemporaryDirectory(prefix="evlm-addon-") as tmp:
         tmp = Path(tmp)
         wheels: dict[str, Path] = {}
-        project = build_project_wheel(tmp / "project", pip)
-        wheels[project.name] = project
+        core = build_core_wheel(tmp / "core", pip)
+        wheels[core.name] = core
         for platform in platforms:
             for w in download_wheels(platform, python_version, tmp / platform, pip):
                 wheels.setdefault(w.name, w)  # pure wheels are shared by every platform

@@ -4,8 +4,8 @@ Run with a Python that has ``bpy`` (Blender 5.x as a module), not the project's 
 
     /tmp/bpyenv/bin/python scripts/make_sample_scene.py --out examples/sample_scene
 
-Writes OUT/scene.blend (compressed), OUT/scene.json (an evlm_server.scene.SceneGraph) and
-OUT/views/view_{i}.png + view_{i}.json (evlm_server.scene.View), N Workbench orbit views.
+Writes OUT/scene.blend (compressed), OUT/scene.json (an evlm.scene.SceneGraph) and
+OUT/views/view_{i}.png + view_{i}.json (evlm.scene.View), N Workbench orbit views.
 """
 
 from __future__ import annotations

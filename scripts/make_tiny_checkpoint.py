@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from evlm_server.engine.tiny import make_tiny_checkpoint
+from training.tiny import make_tiny_checkpoint
 
 
 def main(argv: list[str] | None = None) -> int:

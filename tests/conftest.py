@@ -8,7 +8,7 @@ import threading
 import pytest
 from PIL import Image
 
-from evlm_server.scene import (
+from evlm.scene import (
     Animation,
     Camera,
     Channel,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evlm_server.client import Client
+from evlm.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_PYTHON = ROOT / ".venv" / "bin" / "python"  # the server's environment (torch), whichever runs the test

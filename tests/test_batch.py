@@ -22,6 +22,7 @@ from PIL import Image
 from trimesh.visual import TextureVisuals
 from trimesh.visual.material import PBRMaterial
 
+from evlm.edits import EditPlan, parse_plan, validate_plan
 from evlm_batch import cli
 from evlm_batch.jobs import BatchInputError, build_jobs, discover_scenes, parse_instructions
 from evlm_batch.mesh_scene import (
@@ -33,7 +34,6 @@ from evlm_batch.mesh_scene import (
     scene_graph,
 )
 from evlm_batch.results import ResultsLog, read_results
-from evlm_server.edits import EditPlan, parse_plan, validate_plan
 from evlm_server.engine.base import Cancelled, EngineResult
 from evlm_server.engine.null import NullEngine
 
@@ -457,7 +457,7 @@ def test_ray_mode_spreads_jobs_over_ray_workers(serve, mesh_folder: Path, tmp_pa
 # ---------------------------------------------------------------- tiny checkpoint, .blend included
 @pytest.fixture(scope="module")
 def tiny_server(tmp_path_factory):  # noqa: ANN001, ANN201
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     tmp = tmp_path_factory.mktemp("batch-tiny")
     model = make_tiny_checkpoint(tmp / "tiny", arch="qwen2_vl", seed=0)

@@ -28,7 +28,7 @@ def test_source_manifest() -> None:
     assert set(m["permissions"]) == {"network", "files"} and m["license"]
     assert all(len(reason) <= 64 and not reason.endswith(".") for reason in m["permissions"].values())
     names = {build_addon._dist(Path(w).name) for w in m["wheels"]}
-    assert names == {build_addon._norm(p.split("==")[0]) for p in build_addon.PINS} | {"evlm_blender"}
+    assert names == {build_addon._norm(p.split("==")[0]) for p in build_addon.PINS} | {"evlm_core"}
 
 
 def test_manifest_text_writes_wheels_and_platforms() -> None:
@@ -81,11 +81,14 @@ def test_build_linux_zip(tmp_path) -> None:  # noqa: ANN001
         names = set(zf.namelist())
         assert {"__init__.py", "ui.py", "preferences.py", "headless.py"} <= names
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-        project = next(n for n in names if n.startswith("wheels/evlm_blender-"))
+        assert not [n for n in names if n.endswith((".safetensors", ".bin", ".pt"))]  # no model weights
+        project = next(n for n in names if n.startswith("wheels/evlm_core-"))
         (tmp_path / "p.whl").write_bytes(zf.read(project))
-    with zipfile.ZipFile(tmp_path / "p.whl") as whl:  # the contract travels in the project's wheel
+    with zipfile.ZipFile(tmp_path / "p.whl") as whl:  # the contract travels in the core's wheel, alone
         inner = set(whl.namelist())
-    assert {"evlm_server/protocol.py", "evlm_server/session.py", "training/data/feedback.py"} <= inner
+    assert {"evlm/protocol.py", "evlm/session.py", "evlm/feedback.py"} <= inner
+    packages = {n.split("/")[0] for n in inner if not n.split("/")[0].endswith(".dist-info")}
+    assert packages == {"evlm"}, packages  # no server, training or batch code
     if BLENDER_EXT is not None:  # Blender's own validator, as `blender --command extension validate`
         check = subprocess.run([sys.executable, str(BLENDER_EXT), "validate", str(out)], capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from evlm_server.cli import main, server_main
+from evlm.cli import main
+from evlm.protocol import is_local_endpoint as _is_local
+from evlm_server.cli import server_main
 from evlm_server.engine.null import NullEngine
-from evlm_server.protocol import is_local_endpoint as _is_local
 
 from .conftest import make_scene, png_bytes
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from evlm_server.edits import validate_plan
+from evlm.edits import validate_plan
+from evlm.record import Record
 from tests.conftest import make_scene
 from training.data import validate as V
 from training.data.format import (
@@ -29,7 +30,6 @@ from training.data.format import (
     unwritable_strings,
 )
 from training.data.loader import DatasetError, as_hf_dataset, load_dataset_dir, record_from_row
-from training.data.record import Record
 
 VIEW_W, VIEW_H = 32, 24
 
@@ -335,7 +335,7 @@ def test_prompt_is_the_engines_prompt():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     pytest.importorskip("torch")
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "ck")
 
@@ -477,7 +477,7 @@ EVERY_OP = [
 
 
 def test_every_op_type_passes_the_engines_grammar(processor):
-    from evlm_server.edits import OPS
+    from evlm.edits import OPS
 
     assert {o["op"] for o in EVERY_OP} == set(OPS)
     grammar, scene = plan_grammar(processor), make_scene()

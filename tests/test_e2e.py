@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from evlm_server.client import Client, load_views
-from evlm_server.edits import validate_plan
-from evlm_server.engine.tiny import make_tiny_checkpoint
-from evlm_server.scene import SceneGraph
+from evlm.client import Client, load_views
+from evlm.edits import validate_plan
+from evlm.scene import SceneGraph
+from training.tiny import make_tiny_checkpoint
 
 from .server_process import server_process
 

@@ -8,9 +8,9 @@ import json
 import jsonschema
 import pytest
 
-from evlm_server import edits
-from evlm_server.edits import PlanError, generic_json_schema, plan_json_schema, validate_plan
-from evlm_server.scene import SceneGraph, SceneObject
+from evlm import edits
+from evlm.edits import PlanError, generic_json_schema, plan_json_schema, validate_plan
+from evlm.scene import SceneGraph, SceneObject
 
 from .conftest import make_scene
 

@@ -19,10 +19,10 @@ pytest.importorskip("xgrammar")
 
 from PIL import Image  # noqa: E402
 
-from evlm_server.edits import plan_json_schema, validate_plan  # noqa: E402
+from evlm.edits import plan_json_schema, validate_plan  # noqa: E402
+from evlm.scene import Light, SceneGraph, SceneObject, View  # noqa: E402
 from evlm_server.engine import Cancelled, EngineRequest, EngineResult, load_engine  # noqa: E402
 from evlm_server.engine.prompt import NO_SCENE_NOTE, build_messages, request_images  # noqa: E402
-from evlm_server.scene import Light, SceneGraph, SceneObject, View  # noqa: E402
 from tests.conftest import make_scene  # noqa: E402
 
 ARCHS = ["qwen2_vl", "qwen2_5_vl"]
@@ -30,7 +30,7 @@ ARCHS = ["qwen2_vl", "qwen2_5_vl"]
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict:
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     root = tmp_path_factory.mktemp("tiny")
     return {arch: make_tiny_checkpoint(root / arch, arch=arch, seed=0) for arch in ARCHS}
@@ -102,7 +102,7 @@ def test_tiny_checkpoint_loads(checkpoints, arch):
 
 
 def test_tiny_checkpoint_is_deterministic(checkpoints, tmp_path):
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     again = make_tiny_checkpoint(tmp_path / "again", arch="qwen2_vl", seed=0)
     for name in ("model.safetensors", "tokenizer.json", "config.json"):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from evlm_server.edits import Suggestion, parse_plan
+from evlm.edits import Suggestion, parse_plan
 from evlm_server.engine.base import EngineResult
 from tests.conftest import make_scene
 from tests.test_data import write_dataset
@@ -108,7 +108,7 @@ def test_score_record_parse_and_validity():
 
 
 def _plan_error():
-    from evlm_server.edits import PlanError
+    from evlm.edits import PlanError
 
     return PlanError("missing_target", "scale: object 'Ghost' is not in the scene", "suggestions.0.ops.0.targets.0")
 
@@ -200,7 +200,7 @@ def test_harness_scores_gold_answers_perfectly(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     pytest.importorskip("torch")
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "ck", arch="qwen2_vl", seed=0)
 

@@ -32,10 +32,10 @@ def test_init_is_a_plain_qwen2_vl_checkpoint_with_its_own_template(init: Path) -
 
 
 def test_init_loads_in_the_engine_and_answers_with_a_valid_plan(init: Path) -> None:
-    from evlm_server.edits import validate_plan
+    from evlm.edits import validate_plan
+    from evlm.scene import SceneGraph, SceneObject, View
     from evlm_server.engine import load_engine
     from evlm_server.engine.base import EngineRequest
-    from evlm_server.scene import SceneGraph, SceneObject, View
 
     engine = load_engine(init, kind="hf", device="cpu", max_reasoning_tokens=8, max_answer_tokens=200)
     scene = SceneGraph(objects=[SceneObject(name="Cube"), SceneObject(name="Lamp")])
@@ -81,10 +81,10 @@ def test_serve_without_a_model_loads_the_built_in_one(tmp_path: Path) -> None:
     """`evlm-server serve` with no --model serves EVLM-tiny, which answers the sample scene."""
     import os
 
+    from evlm.client import Client, load_views
+    from evlm.edits import validate_plan
+    from evlm.scene import SceneGraph
     from evlm_server.cli import BUILTIN_MODEL, ENV_MODEL
-    from evlm_server.client import Client, load_views
-    from evlm_server.edits import validate_plan
-    from evlm_server.scene import SceneGraph
     from tests.server_process import server_process
 
     assert (BUILTIN_MODEL / "model.safetensors").stat().st_size <= 40 * 2**20

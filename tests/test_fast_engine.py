@@ -17,7 +17,7 @@ pytest.importorskip("xgrammar")
 
 from PIL import Image  # noqa: E402
 
-from evlm_server.edits import validate_plan  # noqa: E402
+from evlm.edits import validate_plan  # noqa: E402
 from evlm_server.engine import Cancelled, EngineResult  # noqa: E402
 from evlm_server.engine.fast import FastEngine  # noqa: E402
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, greedy_choose, supports_config  # noqa: E402
@@ -31,7 +31,7 @@ NEW = 32  # tokens compared per prompt
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict:
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     root = tmp_path_factory.mktemp("tiny_fast")
     return {arch: make_tiny_checkpoint(root / arch, arch=arch, seed=0) for arch in ARCHS}

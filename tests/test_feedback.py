@@ -9,10 +9,10 @@ import threading
 import pytest
 from PIL import Image
 
-from evlm_server.edits import validate_plan
+from evlm import feedback
+from evlm.edits import validate_plan
+from evlm.record import Record
 from tests.conftest import jpeg_bytes, make_scene, png_bytes, views
-from training.data import feedback
-from training.data.record import Record
 
 PLAN = {
     "reasoning": "warmer light, softer shapes",
@@ -104,7 +104,7 @@ def test_other_requests_append(tmp_path, plan) -> None:  # noqa: ANN001
 
 
 def test_jpeg_views_and_reference(tmp_path, plan) -> None:  # noqa: ANN001
-    from evlm_server.scene import View
+    from evlm.scene import View
 
     rec = save(tmp_path, plan, views=[(View(width=40, height=30), jpeg_bytes())], reference=png_bytes(8, 8), rating=3)
     assert rec.views[0].image.endswith("view_0.jpg") and rec.reference == "images/abc123/reference.png"
@@ -138,7 +138,7 @@ def test_bad_input_is_refused_and_nothing_written(tmp_path, plan, kw, error) -> 
 
 
 def test_bad_image_is_refused(tmp_path, plan) -> None:  # noqa: ANN001
-    from evlm_server.scene import View
+    from evlm.scene import View
 
     with pytest.raises(ValueError, match="PNG or JPEG"):
         save(tmp_path, plan, views=[(View(width=4, height=4), b"GIF89a....")], accepted=True)

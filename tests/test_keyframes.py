@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evlm_server import keyframes as kf
-from evlm_server.keyframes import Key
+from evlm import keyframes as kf
+from evlm.keyframes import Key
 
 L = 2 * 2.5614  # Blender's tangent scale: a handle reaches gap * 2 / L along the frame axis
 

@@ -17,11 +17,11 @@ import zmq
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from evlm_server.client import Client, CurveKeys, RequestTimeout, ServerError
-from evlm_server.edits import PlanError
+from evlm.client import Client, CurveKeys, RequestTimeout, ServerError
+from evlm.edits import PlanError
+from evlm.protocol import ErrorCode, Limits, Ping, ProtocolError, Suggest, encode, parse_request
+from evlm.scene import View
 from evlm_server.engine.null import NullEngine
-from evlm_server.protocol import ErrorCode, Limits, Ping, ProtocolError, Suggest, encode, parse_request
-from evlm_server.scene import View
 from evlm_server.server import CurveConfig
 
 from .conftest import RunningServer, make_scene, png_bytes, views
@@ -248,8 +248,8 @@ def test_progress_streams_reasoning(serve) -> None:  # noqa: ANN001
 
 CHILD = textwrap.dedent("""
     import sys, time
-    from evlm_server.client import Client
-    from evlm_server.scene import View
+    from evlm.client import Client
+    from evlm.scene import View
     from tests.conftest import png_bytes, make_scene
     c = Client(sys.argv[1])
     c.submit_suggest("doomed", [(View(width=64, height=48), png_bytes())], make_scene())

@@ -6,11 +6,12 @@ import time
 
 import pytest
 
-from evlm_server.client import Client, Event
-from evlm_server.edits import validate_plan
+from evlm.client import Client, Event
+from evlm.edits import validate_plan
+from evlm.plantext import describe_op, wrap
+from evlm.protocol import Accepted, Error, ErrorCode, Progress, Result
+from evlm.session import Driver, Session, SessionError, State, best_index
 from evlm_server.engine.null import NullEngine
-from evlm_server.protocol import Accepted, Error, ErrorCode, Progress, Result
-from evlm_server.session import Driver, Session, SessionError, State, best_index, describe_op, wrap
 from tests.conftest import views
 
 PLAN = {

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evlm_server.edits import EditPlan, parse_plan, validate_plan
-from training.data.record import Record
+from evlm.edits import EditPlan, parse_plan, validate_plan
+from evlm.record import Record
 from training.data.validate import validate_dataset
 from training.synth import render
 from training.synth.cli import main

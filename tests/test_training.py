@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from evlm_server.scene import SceneGraph, SceneObject
+from evlm.scene import SceneGraph, SceneObject
 from tests.test_data import write_images
 from training import cli
 from training.data.loader import load_dataset_dir
@@ -73,7 +73,7 @@ def write_tiny_dataset(root: Path, val: int = 2, wrong: bool = True) -> Path:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    from evlm_server.engine.tiny import make_tiny_checkpoint
+    from training.tiny import make_tiny_checkpoint
 
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny") / "ck", arch="qwen2_vl", seed=0)
 

@@ -1,4 +1,4 @@
-"""Camera geometry, set-of-marks drawing and image codecs of evlm_server.views, on hand-computed numbers."""
+"""Camera geometry, set-of-marks drawing and image codecs of evlm.views, on hand-computed numbers."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evlm_server.scene import Mark
-from evlm_server.views import (
+from evlm.scene import Mark
+from evlm.views import (
     box_corners,
     camera_intrinsics,
     decode_bmp,

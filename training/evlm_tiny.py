@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from evlm_server.engine import tiny
+from training import tiny
 
 ARCH = "qwen2_vl"
 VOCAB_SIZE = 4096
@@ -44,8 +44,8 @@ CHAT_TEMPLATE = tiny.CHAT_TEMPLATE_NO_SYSTEM
 def corpus(data: str | Path, limit: int = 4000, seed: int = 0) -> Iterator[str]:
     """Texts the tokenizer learns from: the prompt text, reasoning and plan of up to `limit`
     training records (every variant: wrong answers use the same words)."""
+    from evlm.record import Record
     from training.data.format import answer_text, prompt_messages, reasoning_text
-    from training.data.record import Record
 
     lines = Path(data, "train.jsonl").read_text().splitlines()
     random.Random(seed).shuffle(lines)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from evlm_server.edits import EditPlan
-from evlm_server.scene import SceneGraph, View
+from evlm.edits import EditPlan
+from evlm.scene import SceneGraph, View
 
 if TYPE_CHECKING:  # the contract stays importable without PIL (Blender's Python has none)
     from PIL import Image

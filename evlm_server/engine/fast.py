@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from xgrammar import allocate_token_bitmask
 
-from evlm_server.edits import plan_json_schema
+from evlm.edits import plan_json_schema
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, supports_config
 from evlm_server.engine.hf import HFEngine

@@ -29,7 +29,7 @@ from transformers import (
     StoppingCriteria,
 )
 
-from evlm_server.edits import plan_json_schema, validate_plan
+from evlm.edits import plan_json_schema, validate_plan
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
 from evlm_server.engine.grammar import PlanGrammar
 from evlm_server.engine.prompt import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from evlm_server.edits import EditPlan, validate_plan
+from evlm.edits import EditPlan, validate_plan
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
 
 

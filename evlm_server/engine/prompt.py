@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evlm_server.edits import vocabulary_text
+from evlm.edits import vocabulary_text
 
 if TYPE_CHECKING:
+    from evlm.scene import View
     from evlm_server.engine.base import EngineRequest
-    from evlm_server.scene import View
 
 THINK_START = "<think>"
 THINK_END = "</think>"

@@ -18,12 +18,12 @@ import bpy
 import pytest
 from PIL import Image
 
-from evlm_server.client import Event
-from evlm_server.edits import validate_plan
-from evlm_server.protocol import Accepted, Error, ErrorCode, Limits, Progress, Result
-from evlm_server.scene import Light, SceneGraph, SceneObject, View
-from evlm_server.session import State
-from training.data.feedback import read_records
+from evlm.client import Event
+from evlm.edits import validate_plan
+from evlm.feedback import read_records
+from evlm.protocol import Accepted, Error, ErrorCode, Limits, Progress, Result
+from evlm.scene import Light, SceneGraph, SceneObject, View
+from evlm.session import State
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDON = "blender_addon"
@@ -443,14 +443,16 @@ INSTALL_CHECK = """
 import sys, bpy, addon_utils
 result = bpy.ops.extensions.package_install_files(filepath=sys.argv[1], repo="user_default", enable_on_install=True)
 assert result == {"FINISHED"}, result
-import evlm_server, training.data.feedback
+import evlm.protocol, evlm.feedback
 addon = bpy.context.preferences.addons["bl_ext.user_default.evlm"]
 prefs = addon.preferences
 assert prefs.endpoint == "tcp://127.0.0.1:5555" and prefs.views == 6, prefs
 bpy.context.window_manager.evlm.instruction = "make it cozier"
 assert bpy.types.EVLM_PT_panel.bl_category == "EVLM"
-print("EVLM_SERVER_FROM", evlm_server.__file__)
-print("FEEDBACK_FROM", training.data.feedback.__file__)
+print("CORE_FROM", evlm.protocol.__file__)
+print("FEEDBACK_FROM", evlm.feedback.__file__)
+import os
+print("SITE_HOLDS", ",".join(sorted(os.listdir(os.path.dirname(os.path.dirname(evlm.protocol.__file__))))))
 addon_utils.disable("bl_ext.user_default.evlm", default_set=True)
 assert not hasattr(bpy.types.WindowManager, "evlm")
 """
@@ -471,4 +473,8 @@ def test_built_extension_installs_and_enables_in_blender(tmp_path) -> None:  # n
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     site = str(home / "blender" / "extensions" / ".local")
     paths = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line.endswith(".py") and " " in line)
-    assert paths["EVLM_SERVER_FROM"].startswith(site) and paths["FEEDBACK_FROM"].startswith(site)
+    assert paths["CORE_FROM"].startswith(site) and paths["FEEDBACK_FROM"].startswith(site)
+    installed = set(
+        next(line for line in proc.stdout.splitlines() if line.startswith("SITE_HOLDS ")).split()[1].split(",")
+    )
+    assert "evlm" in installed and not installed & {"evlm_server", "training", "evlm_batch"}, installed

@@ -18,8 +18,8 @@ from mathutils import Euler, Matrix, Vector
 from blender_addon import apply as apply_module
 from blender_addon.apply import ApplyError, ApplyReport, apply_suggestion, check_suggestion
 from blender_addon.capture import extract_scene_graph
-from evlm_server import keyframes as kf
-from evlm_server.edits import OPS, PlanError, Suggestion, validate_plan
+from evlm import keyframes as kf
+from evlm.edits import OPS, PlanError, Suggestion, validate_plan
 
 Snapshot = dict[tuple, Any]
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from blender_addon import capture as capture_module
 from blender_addon.capture import Capture, CaptureSettings, capture, extract_scene_graph
-from evlm_server.views import camera_intrinsics, frame_samples
+from evlm.views import camera_intrinsics, frame_samples
 
 StateFn = Callable[[Any], dict[str, Any]]  # the scene_state fixture
 

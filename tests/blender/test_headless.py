@@ -16,9 +16,9 @@ import bpy
 import pytest
 from conftest import serving
 
-from evlm_server.client import RequestTimeout
-from evlm_server.edits import EditPlan
-from evlm_server.session import best_index
+from evlm.client import RequestTimeout
+from evlm.edits import EditPlan
+from evlm.session import best_index
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "sample_scene" / "scene.blend"

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from evlm_server.edits import MAX_SUGGESTIONS, EditPlan, plan_json_schema
+from evlm.edits import MAX_SUGGESTIONS, EditPlan, plan_json_schema
+from evlm.record import Record
+from evlm.scene import SceneGraph
 from evlm_server.engine.base import EngineRequest
 from evlm_server.engine.prompt import ANSWER_PREFIX, ASSISTANT_PREFIX, build_messages
-from evlm_server.scene import SceneGraph
-from training.data.record import Record
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evlm_server.protocol import Limits
-from training.data.record import Record
+from evlm.protocol import Limits
+from evlm.record import Record
 from training.data.validate import SPLITS, RecordError, iter_lines, record_problems
 
 if TYPE_CHECKING:

@@ -29,10 +29,10 @@ from typing import get_args
 
 from pydantic import ValidationError
 
-from evlm_server.edits import OPS, ModifierSettings, PlanError, validate_plan
-from evlm_server.protocol import Limits
+from evlm.edits import OPS, ModifierSettings, PlanError, validate_plan
+from evlm.protocol import Limits
+from evlm.record import Record
 from training.data.format import unwritable_strings
-from training.data.record import Record
 
 SPLITS = ("train", "val", "test", "gen")
 _LIMITS = Limits()

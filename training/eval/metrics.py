@@ -43,8 +43,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evlm_server.edits import EditPlan, PlanError, Suggestion, validate_plan
-from evlm_server.scene import SceneGraph
+from evlm.edits import EditPlan, PlanError, Suggestion, validate_plan
+from evlm.scene import SceneGraph
 
 TOLERANCE = 0.1
 TARGET_FIELDS = ("targets", "target", "camera")  # plus mask.objects of generative_edit

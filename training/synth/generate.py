@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from evlm_server.edits import VOCABULARY_VERSION, validate_plan
-from evlm_server.protocol import Limits
-from evlm_server.scene import View
-from evlm_server.views import frame_samples
-from training.data.record import RECORD_VERSION, Record, Scores, ViewImage
+from evlm.edits import VOCABULARY_VERSION, validate_plan
+from evlm.protocol import Limits
+from evlm.record import RECORD_VERSION, Record, Scores, ViewImage
+from evlm.scene import View
+from evlm.views import frame_samples
 from training.data.validate import check_record
 from training.synth import render
 from training.synth.families import (

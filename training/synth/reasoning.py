@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evlm_server.edits import EditPlan
-from evlm_server.scene import Light
+from evlm.edits import EditPlan
+from evlm.scene import Light
 from training.synth.render import Shot
 from training.synth.scenes import COLORS, KINDS, SynthScene
 

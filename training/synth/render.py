@@ -2,9 +2,9 @@
 
 The views imitate what the Blender add-on captures with Workbench (its default): each object's
 material colour under fixed studio lights, the world colour as background, the same orbit
-cameras (`evlm_server.views.orbit_poses`: view 0 where Blender's default camera stands; they
+cameras (`evlm.views.orbit_poses`: view 0 where Blender's default camera stands; they
 frame the marked objects, the floor runs out of frame) and the same set-of-marks drawing
-(`evlm_server.views.draw_marks`). Scene lights do not light the views,
+(`evlm.views.draw_marks`). Scene lights do not light the views,
 as in Workbench. Metallic is damped (pyrender has no environment light, so a fully metallic
 surface would render black).
 
@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import trimesh
 
-from evlm_server.scene import Mark, Material, SceneGraph, View, World
-from evlm_server.views import camera_intrinsics, draw_marks, orbit_poses
+from evlm.scene import Mark, Material, SceneGraph, View, World
+from evlm.views import camera_intrinsics, draw_marks, orbit_poses
 from training.synth.scenes import SynthObject, SynthScene, main_slot, r4
 
 LENS_MM = 50.0

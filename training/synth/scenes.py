@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from evlm_server.scene import (
+from evlm.scene import (
     Animation,
     Camera,
     Channel,
@@ -34,7 +34,7 @@ from evlm_server.scene import (
     SceneObject,
     World,
 )  # fmt: skip
-from evlm_server.views import look_at
+from evlm.views import look_at
 
 # Named colours, linear RGB (what Blender stores). Names are what instructions and reasoning use.
 COLORS: dict[str, tuple[float, float, float]] = {

@@ -44,8 +44,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from evlm_server.edits import EditPlan, GenerativeEdit, Suggestion
-from evlm_server.scene import SceneGraph
+from evlm.edits import EditPlan, GenerativeEdit, Suggestion
+from evlm.scene import SceneGraph
 
 _LOG_FIELDS = {"factor", "energy"}  # multiplicative quantities
 _LOG_OP_FIELDS = {("set_light_energy", "value"), ("set_world_strength", "value"), ("set_focal_length", "value"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evlm_server.edits import EditPlan, parse_plan
+from evlm.edits import EditPlan, parse_plan
 from training.synth.language import Ask, Reference, compose, frames_for
 from training.synth.reasoning import Decision
 from training.synth.render import Shot

@@ -8,7 +8,7 @@ The gold plan copies the reference's base colour, and its roughness / metallic w
 
 from __future__ import annotations
 
-from evlm_server.scene import Material
+from evlm.scene import Material
 from training.synth.families.common import Context, Task, clip01, lerp, make_plan, other_objects, phrase, refer
 from training.synth.language import Ask
 from training.synth.reasoning import Decision, color_name, describe, fmt, fmt_color, locate, resolve_line

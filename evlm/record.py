@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from evlm_server.edits import EditPlan
-from evlm_server.scene import SceneGraph, View
+from evlm.edits import EditPlan
+from evlm.scene import SceneGraph, View
 
 RECORD_VERSION = 1
 Modality = Literal["image", "video", "3d", "4d"]

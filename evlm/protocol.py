@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evlm_server.scene import SceneGraph, View
+from evlm.scene import SceneGraph, View
 
 PROTOCOL_VERSION = 1
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"

@@ -32,10 +32,10 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from evlm_server.edits import EditPlan
-from evlm_server.protocol import image_size
-from evlm_server.scene import SceneGraph, View
-from training.data.record import Feedback, Modality, Record, Scores, ViewImage
+from evlm.edits import EditPlan
+from evlm.protocol import image_size
+from evlm.record import Feedback, Modality, Record, Scores, ViewImage
+from evlm.scene import SceneGraph, View
 
 try:
     import fcntl

@@ -5,7 +5,7 @@ tested without it: orbit camera poses that frame a bounding box, pinhole intrins
 way Blender computes its view plane, projection of world points to normalized view coordinates,
 the set-of-marks overlay, and image encoding (Blender's Python has no PIL).
 
-Conventions (those of `evlm_server.scene.View`):
+Conventions (those of `evlm.scene.View`):
 - a pose is a camera-to-world 4x4 matrix; the camera looks down its local -Z, +Y is up, +X right;
 - intrinsics are [fx, fy, cx, cy] in pixels, pixel (0, 0) being the top-left corner of the image;
 - view coordinates are normalized: x = pixel x / width (right), y = pixel y / height (DOWN).
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from evlm_server.scene import Mark
+from evlm.scene import Mark
 
 SENSOR_FITS = ("AUTO", "HORIZONTAL", "VERTICAL")
 WORLD_UP = (0.0, 0.0, 1.0)  # Blender is Z-up

@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from evlm_server.scene import Interpolation, SceneGraph
+from evlm.scene import Interpolation, SceneGraph
 
 VOCABULARY_VERSION = 1
 MAX_SUGGESTIONS = 5

@@ -17,7 +17,7 @@ import zmq
 import zmq.auth
 from pydantic import BaseModel
 
-from evlm_server.protocol import (
+from evlm.protocol import (
     DEFAULT_ENDPOINT,
     FINAL_REPLIES,
     Cancel,
@@ -31,7 +31,7 @@ from evlm_server.protocol import (
     encode,
     parse_reply,
 )
-from evlm_server.scene import SceneGraph, View
+from evlm.scene import SceneGraph, View
 
 
 class ServerError(Exception):
@@ -67,6 +67,14 @@ class CurveKeys:
 
     server_public_file: Path
     client_secret_file: Path
+
+    @classmethod
+    def from_dir(cls, folder: Path) -> CurveKeys:
+        """The keys `evlm-server keygen` wrote: server.key and the first clients/*.key_secret."""
+        clients = sorted((Path(folder) / "clients").glob("*.key_secret"))
+        if not clients:
+            raise FileNotFoundError(f"no client secret key in {Path(folder) / 'clients'}")
+        return cls(server_public_file=Path(folder) / "server.key", client_secret_file=clients[0])
 
 
 class Client:
@@ -228,7 +236,7 @@ def load_views(folder: Path) -> list[tuple[View, bytes]]:
 
     Without a .json, the view's size is read from the image header.
     """
-    from evlm_server.protocol import image_size
+    from evlm.protocol import image_size
 
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     if not files:

@@ -12,7 +12,6 @@ the session ended (a late reply to a cancelled request), are ignored.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from evlm_server.edits import EditPlan, PlanError, Suggestion, validate_plan
-from evlm_server.scene import SceneGraph, View
+from evlm.edits import EditPlan, PlanError, Suggestion, validate_plan
+from evlm.scene import SceneGraph, View
 
 if TYPE_CHECKING:
-    from evlm_server.client import Event
+    from evlm.client import Event
 
 
 class State(StrEnum):
@@ -268,46 +267,6 @@ def best_index(plan: EditPlan, usable: Callable[[Suggestion], bool] | None = Non
     return next((i for i in order if usable is None or usable(plan.suggestions[i])), None)
 
 
-# ---------------------------------------------------------------------- one-liners
-_WHO = ("targets", "target", "camera")
-
-
-def describe_op(op: BaseModel, limit: int = 160) -> str:
-    """An op as one readable line: 'translate Cube, Lamp: vector [0, 0, 0.5], mode relative'."""
-    fields = op.model_dump(mode="json")
-    name = str(fields.pop("op")).replace("_", " ")
-    who = []
-    for key in _WHO:
-        value = fields.pop(key, None)
-        if value is not None:
-            who += value if isinstance(value, list) else [value]
-    head = f"{name} {', '.join(who)}" if who else name
-    rest = ", ".join(f"{k.replace('_', ' ')} {_compact(v)}" for k, v in fields.items())
-    line = f"{head}: {rest}" if rest else head
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def _compact(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_compact(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} {_compact(v)}" for k, v in value.items()) + "}"
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def wrap(text: str, width: int = 48, max_lines: int | None = None) -> list[str]:
-    """Text as panel label lines (Blender labels do not wrap); paragraphs kept, long runs cut."""
-    width = max(8, int(width))
-    lines: list[str] = []
-    for para in text.strip().splitlines():
-        lines += textwrap.wrap(para, width, break_long_words=True, replace_whitespace=True) or [""]
-    if max_lines is not None and len(lines) > max_lines:
-        lines = ["...", *lines[-(max_lines - 1) :]] if max_lines > 1 else ["..."]
-    return lines
-
-
 # ---------------------------------------------------------------------- the client side
 class ClientLike(Protocol):
     def submit_suggest(self, instruction: str, views: list, scene: SceneGraph | None = None, **kw: Any) -> str: ...
@@ -370,8 +329,8 @@ class Driver:
 
     def ping(self) -> str:
         """Check the server is there; the answer (or a timeout) sets `session.reachable`."""
-        from evlm_server.client import new_id
-        from evlm_server.protocol import Ping
+        from evlm.client import new_id
+        from evlm.protocol import Ping
 
         client = self._client if self.session.active and self._client is not None else self._fresh_client()
         self._ping_id = client.submit(Ping(id=new_id()))
