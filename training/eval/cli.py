@@ -1,18 +1,21 @@
 """`evlm-eval`: evaluate a checkpoint with the real engine on a dataset folder.
 
-    evlm-eval --model PATH --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
+    evlm-eval [--model PATH] --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
               [--device cpu] [--max-reasoning-tokens N] [--max-answer-tokens N]
               [--tolerance T] [--all-variants] [--seed S]
 
-Writes report.md, metrics.json, metrics.png and predictions.jsonl to --out (report.py) and
-prints the markdown table. Exit status: 0 done, 2 bad arguments, data or checkpoint.
+The model defaults to $EVLM_MODEL, else the built-in EVLM-tiny (as `evlm-server serve`). Writes
+report.md, metrics.json, metrics.png and predictions.jsonl to --out (report.py) and prints the
+markdown table. Exit status: 0 done, 2 bad arguments, data or checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from evlm_server.cli import BUILTIN_MODEL, ENV_MODEL
 from training.data.loader import DatasetError, load_dataset_dir
 from training.data.validate import SPLITS
 from training.eval.harness import GOLD_VARIANTS, evaluate, select
@@ -50,7 +53,11 @@ def _tolerance(text: str) -> float:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evlm-eval", description="Evaluate an EVLM checkpoint with the real engine.")
-    p.add_argument("--model", required=True, help="Hugging Face checkpoint folder")
+    p.add_argument(
+        "--model",
+        default=os.environ.get(ENV_MODEL) or str(BUILTIN_MODEL),
+        help=f"Hugging Face checkpoint folder (default: ${ENV_MODEL}, else the built-in EVLM-tiny)",
+    )
     p.add_argument("--data", required=True, help="dataset folder (train/val/test/gen .jsonl + images)")
     p.add_argument("--splits", type=_splits, default=["test", "gen"], help="comma-separated splits (default test,gen)")
     p.add_argument("--limit", type=_positive, default=None, help="at most N records per split")
