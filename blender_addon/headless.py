@@ -205,14 +205,14 @@ def main(argv: list[str] | None = None) -> int:
             marks=not args.no_marks,
         )
         references = [p.read_bytes() for p in args.reference]
-        on_capture = (lambda c: _write_views(c, args.images, "before")) if args.images else None
+        on_capture = (lambda c: write_views(c.views, args.images, "before")) if args.images else None
         out = run(
             args.instruction, args.endpoint, settings, apply_best=args.apply_best, save_as=args.save_as,
             timeout=args.timeout, curve=curve, max_suggestions=args.max_suggestions, references=references,
             on_capture=on_capture,
         )  # fmt: skip
         if args.images and out.applied:
-            _write_views(_addon("capture").capture(bpy.context.scene, settings), args.images, "after")
+            write_views(_addon("capture").capture(bpy.context.scene, settings).views, args.images, "after")
     except (ValueError, OSError, ServerError, RequestTimeout, apply_mod.ApplyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -233,13 +233,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _write_views(captured: Any, folder: Path, prefix: str) -> None:
-    """The capture's views as PNG files `prefix_N.png`."""
+def write_views(views: list[tuple[Any, bytes]], folder: Path, prefix: str) -> list[Path]:
+    """Captured views (View, PNG bytes) as files `folder/prefix_N.png`, each written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    for i, (_, png) in enumerate(captured.views):
-        tmp = folder / f".{prefix}_{i}.png.tmp"
+    paths = []
+    for i, (_, png) in enumerate(views):
+        path = folder / f"{prefix}_{i}.png"
+        tmp = folder / f".{path.name}.tmp"
         tmp.write_bytes(png)
-        os.replace(tmp, folder / f"{prefix}_{i}.png")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
 
 
 def _engine_id(choice: str) -> str:

@@ -39,17 +39,6 @@ def _write_json(path: Path, result: BlendWorkerResult) -> None:
     os.replace(tmp, path)
 
 
-def _save_views(folder: Path, prefix: str, views: list[tuple[Any, bytes]]) -> list[SavedView]:
-    saved = []
-    for i, (view, png) in enumerate(views):
-        path = folder / f"{prefix}_{i}.png"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(png)
-        os.replace(tmp, path)
-        saved.append(SavedView(path=str(path), frame=view.frame))
-    return saved
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evlm_batch.blend_worker", description=__doc__.splitlines()[0])
     parser.add_argument("--blend", type=Path, required=True)
@@ -138,11 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         return fail("capture_failed", str(e))
     except Exception as e:  # anything else this file provokes: reported, not a crash
         return fail("internal", f"{type(e).__name__}: {e}")
+
+    def saved(views: list[tuple[Any, bytes]], prefix: str) -> list[SavedView]:
+        paths = headless.write_views(views, args.out_dir, prefix)
+        return [SavedView(path=str(p), frame=view.frame) for p, (view, _) in zip(paths, views, strict=True)]
+
     capture_s = out.timings.get("capture", 0.0)
     result = BlendWorkerResult(
         result=out,
-        before=_save_views(args.out_dir, "before", before) if after else [],
-        after=_save_views(args.out_dir, "after", after),
+        before=saved(before, "before") if after else [],
+        after=saved(after, "after"),
         timeline=bool(after and timeline_before),
         timings={
             "open": round(t_open, 4),
