@@ -25,6 +25,11 @@ done
 
 step() { echo "== $*"; STEP_T0=$SECONDS; }
 done_step() { echo "   ($((SECONDS - STEP_T0)) s)"; }
+# pip with its output and progress: live on a terminal; in a log without the warnings a local
+# file index writes for every package it does not hold (pip's own status is kept).
+shown() {
+  if [ -t 1 ]; then "$@"; else "$@" 2>&1 | { grep -v "^WARNING: Location '.*' is ignored: it is neither a file nor a directory" || true; }; fi
+}
 
 if ! dpkg -s libosmesa6 libgl1 >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
@@ -44,7 +49,7 @@ else
   args=$(.venv/bin/python scripts/pick_torch.py ${TORCH_INDEX:+--torch-index "$TORCH_INDEX"})
   step "PyTorch: pip install $args"
   # shellcheck disable=SC2086  # pick_torch.py prints plain words: the spec and an optional --index-url URL
-  .venv/bin/pip install --progress-bar on $args
+  shown .venv/bin/pip install --progress-bar on $args
   done_step
 fi
 .venv/bin/python -c "import torch; print('   torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU build)')"
@@ -54,6 +59,6 @@ fi
 quiet=-q
 [ -x .venv/bin/evlm-server ] || quiet=
 step "the project and its server, training, dev and ray dependencies${quiet:+ (already there: refreshing)}"
-.venv/bin/pip install $quiet --progress-bar on -e ".[server,train,dev,ray]"
+shown .venv/bin/pip install $quiet --progress-bar on -e ".[server,train,dev,ray]"
 .venv/bin/pip install -q "PyOpenGL>=3.1.7" 2>&1 | grep -v "dependency conflicts\|pyrender .* requires PyOpenGL\|resolver does not currently" || true
 done_step

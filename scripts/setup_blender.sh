@@ -10,7 +10,12 @@ cd "$(dirname "$0")/.."
 if ! .venv-blender/bin/python -c "import bpy" 2>/dev/null; then
   echo "== Blender as a Python module: bpy 5.0.1, about 1 GB to download (first time only)"
   t0=$SECONDS
-  .venv-blender/bin/pip install --progress-bar on bpy==5.0.1
+  if [ -t 1 ]; then
+    .venv-blender/bin/pip install --progress-bar on bpy==5.0.1
+  else  # in a log: without the warnings a local file index writes for every package it does not hold
+    .venv-blender/bin/pip install --progress-bar on bpy==5.0.1 2>&1 \
+      | { grep -v "^WARNING: Location '.*' is ignored: it is neither a file nor a directory" || true; }
+  fi
   echo "   ($((SECONDS - t0)) s)"
 fi
 .venv-blender/bin/pip install -q -e . pytest pillow
