@@ -1,9 +1,9 @@
 """One job, start to end: capture the scene, ask a server, optionally apply the best suggestion.
 
 `process_job` never raises for a problem of the scene or the request: it returns a JobRecord
-(records.py) with `status: error` and a stable `error.code` (`unreadable`, `missing_file`, `unsupported_format`,
-`empty_scene`, `capture_failed`, `timeout`, the server's codes, `bad_plan`, `apply_failed`,
-`blender_crashed`, `internal`), so one bad scene never stops a batch. The same function runs in a
+(records.py) with `status: error` and a stable `error.code` (`unreadable`, `missing_file`,
+`unsupported_format`, `empty_scene`, `capture_failed`, `timeout`, the server's codes, `bad_plan`,
+`apply_failed`, `blender_crashed`, `internal`), so one bad scene never stops a batch. The same function runs in a
 thread of the local runner and in a Ray task.
 
 - .glb/.gltf/.obj/.ply: loaded with trimesh, rendered with pyrender (`mesh_render`), edited with
