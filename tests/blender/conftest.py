@@ -35,6 +35,9 @@ try:
     import bmesh
     from mathutils import Matrix, Vector
     # isort: on
+
+    from blender_addon.fcurves import fcurves
+    from blender_addon.nodes import with_nodes
 except ImportError:  # not in Blender: skip this folder
     bpy = None
     collect_ignore_glob = ["*.py"]
@@ -92,7 +95,7 @@ def factory_scene() -> Any:
 
 
 def _material(name: str, color: tuple[float, float, float], **principled: Any) -> Any:
-    mat = bpy.data.materials.new(name)
+    mat = with_nodes(bpy.data.materials.new(name))
     mat.diffuse_color = (*color, 1.0)  # what Workbench shows
     nodes = mat.node_tree.nodes
     bsdf = nodes["Principled BSDF"]
@@ -126,7 +129,7 @@ def build_animated_scene() -> AnimatedScene:
     scene.frame_start, scene.frame_end = spec.FRAME_START, spec.FRAME_END
     scene.render.fps, scene.render.fps_base = 30, 1.001
     colors = spec.COLORS
-    ground_mat = bpy.data.materials.new("Ground_Grey")
+    ground_mat = with_nodes(bpy.data.materials.new("Ground_Grey"))
     ground_mat.diffuse_color = (*colors["Ground_Grey"], 1.0)
     ground_mat.roughness, ground_mat.metallic = 0.7, 0.0
     tree = ground_mat.node_tree
@@ -159,10 +162,7 @@ def build_animated_scene() -> AnimatedScene:
         for frame, value, _, _ in keys:
             ball.location[index] = value
             ball.keyframe_insert("location", index=index, frame=frame)
-    from bpy_extras import anim_utils
-
-    bag = anim_utils.action_get_channelbag_for_slot(ball.animation_data.action, ball.animation_data.action_slot)
-    for fc in bag.fcurves:
+    for fc in fcurves(ball):
         keys = spec.BALL_Z_KEYS if fc.array_index == 2 else spec.BALL_X_KEYS
         for point, (_, _, interpolation, easing) in zip(fc.keyframe_points, keys, strict=True):
             point.interpolation, point.easing = interpolation, easing
@@ -192,7 +192,7 @@ def build_animated_scene() -> AnimatedScene:
     cam.rotation_euler = (Vector((0, 0, 0.5)) - cam.location).to_track_quat("-Z", "Y").to_euler()
     scene.camera = cam
 
-    world = scene.world = bpy.data.worlds.new("Sky")
+    world = scene.world = with_nodes(bpy.data.worlds.new("Sky"))
     world.color = spec.WORLD_COLOR
     background = world.node_tree.nodes["Background"]
     background.inputs["Color"].default_value = (*spec.WORLD_COLOR, 1.0)
