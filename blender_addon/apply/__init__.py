@@ -13,7 +13,8 @@ Three steps:
 3. If every op succeeded, the commit frees the deleted objects (their children keep their place in
    the world) and removes the marked modifiers: the only irreversible steps, and they cannot fail
    on a checked plan. If an op raised, anything at all, the journal is replayed backwards instead
-   and `ApplyError` names the op that failed: the scene is as it was.
+   and `ApplyError` names the op that failed: the scene is as it was, the order of every
+   collection's objects included.
 
 The package: `registry` (each op's rules, registered by its `evlm.edits` class), `checks`,
 `journal`, `run` (one run: journal, report lines, commit), `keys` (keyframes in bulk), `spatial`

@@ -3,7 +3,8 @@
 Handlers change the scene only through it, or register with it how to take a change back, so a
 failed suggestion can be rolled back exactly: every touched property gets its old value back,
 created data-blocks are removed, F-curves get their raw keys back, mesh attributes their values,
-and objects unlinked by `delete` are linked back into their collections.
+and objects unlinked by `delete` come back at their place in each collection, with their
+selection, visibility and active state in every view layer.
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ class Journal:
         self._undo.append(partial(_restore_attribute, mesh, name, saved))
 
     def unlink(self, scene: bpy.types.Scene, collection: bpy.types.Collection, obj: bpy.types.Object) -> None:
-        """Unlink the object from the collection; undone, it is linked back (last in the collection)."""
+        """Unlink the object from the collection; undone, it is back at its place in the collection's
+        order, as selected, hidden and active in the scene's view layers as it was."""
+        after = list(collection.objects)
+        after = [o.as_pointer() for o in after[after.index(obj) + 1 :]]
+        state = _layer_state(scene, obj)
         collection.objects.unlink(obj)
-        self._undo.append(partial(collection.objects.link, obj))
+        self._undo.append(partial(_relink, scene, collection, obj, after, state))
 
     def rollback(self) -> list[str]:
         """Undo everything, newest first; returns what could not be undone (nothing, normally)."""
@@ -117,3 +122,44 @@ def _restore_attribute(mesh: bpy.types.Mesh, name: str, saved: tuple | None) -> 
         attr = mesh.attributes.new(name, data_type, domain)
     attr.data.foreach_set("value", values)
     mesh.update()
+
+
+LayerState = list[tuple[bpy.types.ViewLayer, bool, bool, bool]]  # (layer, selected, hidden, active)
+
+
+def _layer_state(scene: bpy.types.Scene, obj: bpy.types.Object) -> LayerState:
+    """How the object shows in each view layer of the scene that has it: kept by its base, which
+    Blender drops when the object leaves the layer's collections."""
+    return [
+        (layer, obj.select_get(view_layer=layer), obj.hide_get(view_layer=layer), layer.objects.active == obj)
+        for layer in scene.view_layers
+        if layer.objects.get(obj.name) is not None
+    ]
+
+
+def _set_layer_state(obj: bpy.types.Object, state: LayerState) -> None:
+    for layer, selected, hidden, active in state:
+        if layer.objects.get(obj.name) is None:
+            continue
+        if obj.select_get(view_layer=layer) != selected:
+            obj.select_set(selected, view_layer=layer)
+        if obj.hide_get(view_layer=layer) != hidden:
+            obj.hide_set(hidden, view_layer=layer)
+        if active and layer.objects.active != obj:
+            layer.objects.active = obj
+
+
+def _relink(
+    scene: bpy.types.Scene, collection: bpy.types.Collection, obj: bpy.types.Object, after: list[int], state: LayerState
+) -> None:
+    """Link the object back where it was: a link appends, so the objects that followed it are
+    moved behind it again (unlinked and linked in their order, each keeping how it showed)."""
+    collection.objects.link(obj)
+    followers = set(after)
+    tail = [o for o in collection.objects if o.as_pointer() in followers]
+    kept = [(o, _layer_state(scene, o)) for o in tail]
+    for o in tail:
+        collection.objects.unlink(o)
+        collection.objects.link(o)
+    for o, o_state in [*kept, (obj, state)]:
+        _set_layer_state(o, o_state)

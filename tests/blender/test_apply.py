@@ -74,6 +74,7 @@ def snapshot(scene: bpy.types.Scene) -> Snapshot:
         s[k + ("data",)] = o.data.name if o.data else None
         s[k + ("parent",)] = o.parent.name if o.parent else None
         s[k + ("eye",)] = tuple(o.hide_get(view_layer=v) if v.objects.get(o.name) else None for v in layers)
+        s[k + ("selected",)] = tuple(o.select_get(view_layer=v) if v.objects.get(o.name) else None for v in layers)
         s[k + ("collections",)] = tuple(sorted(c.name for c in o.users_collection))
         s[k + ("slots",)] = tuple((sl.link, sl.material.name if sl.material else None) for sl in o.material_slots)
         s[k + ("modifiers",)] = tuple(m.name for m in o.modifiers)
@@ -121,7 +122,9 @@ def snapshot(scene: bpy.types.Scene) -> Snapshot:
     s[("scene", "world")] = scene.world.name if scene.world else None
     s[("scene", "camera")] = scene.camera.name if scene.camera else None
     for c in (scene.collection, *scene.collection.children_recursive):
-        s[("collection", c.name)] = tuple(sorted(o.name for o in c.objects))
+        s[("collection", c.name)] = tuple(o.name for o in c.objects)  # in order: marks are numbered by it
+    for v in layers:
+        s[("view layer", v.name, "active")] = v.objects.active.name if v.objects.active else None
     for kind in ("objects", "meshes", "materials", "lights", "cameras", "worlds", "actions"):
         s[("count", kind)] = len(getattr(bpy.data, kind))
     return s
@@ -422,7 +425,12 @@ def test_camera_refusals(sc: AnimatedScene) -> None:
 # ---------------------------------------------------------------- objects
 def test_visibility(sc: AnimatedScene) -> None:
     _, diff, _, after = run(sc.scene, {"op": "set_visibility", "targets": ["Crate"], "visible": False})
-    assert diff == {("object", "Crate", "hide_viewport"), ("object", "Crate", "hide_render")}
+    # Crate was selected: Blender reports a hidden object as not selected
+    assert diff == {
+        ("object", "Crate", "hide_viewport"),
+        ("object", "Crate", "hide_render"),
+        ("object", "Crate", "selected"),
+    }
     sc.objects["Hidden_Box"].hide_set(True)
     report, diff, _, after = run(sc.scene, {"op": "set_visibility", "targets": ["Hidden_Box"], "visible": True})
     assert diff == {("object", "Hidden_Box", "hide_render"), ("object", "Hidden_Box", "eye")}
@@ -784,6 +792,28 @@ def test_a_real_failure_midway_restores_the_scene(sc: AnimatedScene) -> None:
         {"op": "delete_keyframe", "target": "Ball", "channel": "location", "index": 2, "frame": 12},
     )  # fmt: skip
     assert e.op_index == 2
+
+
+def test_a_refused_delete_restores_every_collections_order(sc: AnimatedScene, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Objects deleted from the middle of their collections (Crate from two), then a view-layer
+    # update (the child's world matrix), then a failure: each comes back at its place, not last,
+    # and as selected, hidden and active as it was (Blender drops that state with the object's base).
+    scene, layer = sc.scene, bpy.context.view_layer
+    props = bpy.data.collections.new("Props")
+    scene.collection.children.link(props)
+    for name in ("Sun", "Crate", "Shot_Cam"):
+        props.objects.link(sc.objects[name])
+    sc.objects["Key_Light"].hide_set(True)
+    assert [o.name for o in scene.collection.objects].index("Crate") < len(scene.collection.objects) - 3
+    _fail_after(monkeypatch, "set_frame_range")
+    refused(
+        scene, "failed",
+        {"op": "delete", "targets": ["Crate", "Ball", "Key_Light"]},
+        {"op": "translate", "targets": ["Crate_Lid"], "vector": [0, 0, 1]},
+        {"op": "set_frame_range", "start": 1, "length": 10},
+    )  # fmt: skip
+    assert layer.objects.active == sc.objects["Ball"] and sc.objects["Crate"].select_get()
+    assert sc.objects["Key_Light"].hide_get()
 
 
 def test_world_creation_is_rolled_back(factory_scene: bpy.types.Scene, monkeypatch: pytest.MonkeyPatch) -> None:
