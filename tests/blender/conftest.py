@@ -10,8 +10,10 @@ other's data):
   world, factory render settings (EEVEE, 1920x1080). Returns `bpy.context.scene`.
 - `animated_scene`: a small scene built with `bpy.data` (no operators), described by
   `AnimatedScene` below, left at frame 5 with two objects selected. Returns an `AnimatedScene`.
-- `sample_scene`: the built-in sample (`examples/sample_scene/scene.blend`, a living-room
-  corner with a bouncing ball). Returns the scene.
+- `sample_blend`: the path of the built-in sample (`examples/sample_scene/scene.blend`, a
+  living-room corner with a bouncing ball). Blender 5 wrote it and older Blenders cannot read
+  it, so there it is rebuilt once per session by `scripts/make_sample_scene.py`, which made it.
+- `sample_scene`: that file opened. Returns the scene.
 - `scene_state`: a function `state(scene) -> dict`: everything a test may want to see unchanged
   (frame, camera, selection, active object, object transforms, render / image / colour
   management / display settings, data-block counts). Compare two calls with `==`.
@@ -19,6 +21,7 @@ other's data):
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import subprocess
 import sys
@@ -211,9 +214,23 @@ def animated_scene() -> AnimatedScene:
     return build_animated_scene()
 
 
+@pytest.fixture(scope="session")
+def sample_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if bpy.app.version >= (5, 0, 0):
+        return SAMPLE_BLEND
+    spec = importlib.util.spec_from_file_location("make_sample_scene", ROOT / "scripts" / "make_sample_scene.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.build_scene()
+    script.set_render_settings(256)  # as main() leaves them in the saved file
+    path = tmp_path_factory.mktemp("sample") / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), compress=True)
+    return path
+
+
 @pytest.fixture
-def sample_scene() -> Any:
-    bpy.ops.wm.open_mainfile(filepath=str(SAMPLE_BLEND))
+def sample_scene(sample_blend: Path) -> Any:
+    bpy.ops.wm.open_mainfile(filepath=str(sample_blend))
     return bpy.context.scene
 
 
