@@ -189,3 +189,14 @@ def test_an_endpoint_zeromq_cannot_use_is_refused_with_the_fix(endpoint: str, fi
 def test_good_endpoints_pass() -> None:
     for endpoint in ("tcp://127.0.0.1:5555", "tcp://[::1]:5555", "tcp://*:5555", "ipc:///tmp/evlm.sock"):
         assert p.check_endpoint(endpoint) == endpoint
+
+
+def test_the_reported_96_black_2048_pngs_are_refused_from_their_headers() -> None:
+    """About 1.3 MB on the wire that decoded to 1.6 GB in the server: now refused before any
+    decoding, from the image headers."""
+    black = png_bytes(2048, 2048, (0, 0, 0))
+    header = msgpack.unpackb(suggest_frames(1)[0])
+    header["views"] = [{"width": 2048, "height": 2048}] * 96
+    with pytest.raises(ProtocolError) as e:
+        parse_request([msgpack.packb(header), *[black] * 96])
+    assert e.value.code == ErrorCode.IMAGE_TOO_LARGE and "402653184 pixels" in e.value.message
