@@ -13,8 +13,10 @@ and the worker's late answer is dropped. The worker names jobs by a serial numbe
 client's id, so a late answer cannot reach a newer request that reuses the id. A message refused
 because its id is taken (`duplicate_id`, a cancel's `unknown_id`) is answered without that id.
 
-The main thread's work is bounded per turn: it reads requests for at most `turn_s` (ZeroMQ takes
-them from the clients in turn), then forwards the worker's replies, deadlines and keepalives. The
+The main thread's work is bounded per turn: it reads requests until `turn_s` has passed (ZeroMQ
+takes them from the clients in turn; a message is handled whole, and the largest header the
+limits allow takes 0.1-0.3 s to check on a 2-core CPU), then forwards the worker's replies,
+deadlines and keepalives. The
 queue serves clients in turn too (fairqueue.py). Memory is bounded before any work: the socket
 drops a frame over `Limits.max_frame_bytes` as it arrives, requests in flight hold at most
 `max_queued_bytes`, and a batch decodes at most `max_batch_pixels`.
@@ -120,6 +122,7 @@ class Server:
         keepalive_s: float = 1.0,
         shutdown_grace_s: float = 10.0,
         heartbeat_ms: int = 1000,
+        heartbeat_timeout_ms: int = 30_000,
         insecure_remote: bool = False,
         turn_s: float = 0.02,
     ) -> None:
@@ -136,6 +139,7 @@ class Server:
         self.keepalive_s = keepalive_s
         self.shutdown_grace_s = shutdown_grace_s
         self.heartbeat_ms = heartbeat_ms
+        self.heartbeat_timeout_ms = heartbeat_timeout_ms
         self.turn_s = turn_s  # main thread: time spent reading requests before serving the rest
         self.bound_endpoint: str | None = None  # filled once bound (useful with tcp://...:0)
         self.ready = threading.Event()
@@ -231,7 +235,10 @@ class Server:
         router.setsockopt(zmq.MAXMSGSIZE, self.limits.max_frame_bytes)
         router.setsockopt(zmq.RCVHWM, 8)
         router.setsockopt(zmq.HEARTBEAT_IVL, self.heartbeat_ms)
-        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self.heartbeat_ms)
+        # libzmq hears a peer only when a whole frame has arrived: a client sending the largest
+        # frame allowed (32 MiB) must not look dead meanwhile, at 10 Mbit/s or on a busy machine
+        # (with 3 s, 96 MB requests lost their connection under load, unanswered).
+        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, self.heartbeat_timeout_ms)
         router.setsockopt(zmq.HEARTBEAT_TTL, 6 * self.heartbeat_ms)
         router.setsockopt(zmq.SNDHWM, 10_000)
         if self.curve is not None:
@@ -271,9 +278,10 @@ class Server:
     def _refuse(self, router: zmq.Socket, identity: bytes, e: ProtocolError) -> None:
         """An error for a message that started no request. It carries the message's id unless
         that id belongs to a request still in flight, whose one final reply is yet to come."""
-        rid = e.id if e.id is not None and (identity, e.id) not in self._pending else None
-        message = e.message if rid == e.id else f"{e.message} (request id {e.id!r})"
-        self._send(router, identity, Error(id=rid, code=e.code, message=message))
+        if e.id is not None and (identity, e.id) in self._pending:
+            self._send(router, identity, Error(code=e.code, message=f"{e.message} (request {e.id!r})"))
+        else:
+            self._send(router, identity, Error(id=e.id, code=e.code, message=e.message))
 
     def _handle(self, router: zmq.Socket, identity: bytes, frames: list[bytes]) -> None:
         msg, blobs = parse_request(frames, self.limits)
@@ -284,7 +292,7 @@ class Server:
             self._finish(router, key, Error(id=msg.id, code=ErrorCode.CANCELLED, message="cancelled by the client"))
             return
         if key in self._pending:
-            raise ProtocolError(ErrorCode.DUPLICATE_ID, f"request {msg.id!r} is already in flight", msg.id)
+            raise ProtocolError(ErrorCode.DUPLICATE_ID, "a request with this id is still in flight", msg.id)
         if isinstance(msg, Ping):
             self._send(router, identity, InfoResult(id=msg.id, info=Pong(time=time.time())))
         elif isinstance(msg, Info):

@@ -596,3 +596,16 @@ def test_the_client_refuses_what_the_server_would_drop_unanswered() -> None:
             client.submit_suggest("x", [(View(width=64, height=48), png_bytes() + b"\0" * 1_000)], make_scene())
         assert e.value.code == ErrorCode.TOO_LARGE and "image" in e.value.message
         assert client.in_flight == []
+
+
+def test_a_large_frame_arriving_slowly_keeps_its_connection(serve) -> None:  # noqa: ANN001
+    """libzmq counts a peer as silent until a whole frame has arrived: with a heartbeat timeout
+    shorter than a big frame's transfer, the connection was dropped and the request never
+    answered (seen under load with 32 MiB frames and the old 3 s timeout; here scaled down to a
+    15 ms heartbeat so a 64 MB message shows it on any machine)."""
+    s = serve(NullEngine(), heartbeat_ms=5)
+    big = b"\x89PNG" + b"\0" * (s.server.limits.max_image_bytes - 1024)
+    header = msgpack.packb({**SUGGEST.model_dump(mode="json"), "views": [{"width": 64, "height": 48}] * 2})
+    with raw_socket(s.endpoint) as sock:
+        reply = one_reply(sock, [header, big, big])  # each frame in bounds, the message not
+    assert (reply["code"], reply["id"]) == (ErrorCode.TOO_LARGE, "s")
