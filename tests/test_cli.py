@@ -110,7 +110,7 @@ def test_keygen_refuses_to_overwrite(tmp_path, capsys) -> None:  # noqa: ANN001
     assert server_main(["keygen", "--dir", str(tmp_path / "k")]) == 2
 
 
-def test_serve_process_answers_ping_and_stops_on_sigterm(tmp_path) -> None:  # noqa: ANN001
+def test_serve_process_answers_ping_and_info_and_stops_on_sigterm(tmp_path, capsys) -> None:  # noqa: ANN001
     endpoint = f"ipc://{tmp_path}/evlm.sock"
     proc = subprocess.Popen(
         [sys.executable, "-m", "evlm_server", "serve", "--engine", "null", "--bind", endpoint],
@@ -125,6 +125,10 @@ def test_serve_process_answers_ping_and_stops_on_sigterm(tmp_path) -> None:  # n
                 break
         else:
             pytest.fail("server never answered")
+        capsys.readouterr()
+        assert server_main(["info", "--endpoint", endpoint]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert (info["engine"], info["model"], info["healthy"], info["limits"]["max_views"]) == ("null", None, True, 96)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert b"stopped" in proc.stdout.read()
@@ -192,6 +196,13 @@ def test_client_commands_name_a_bad_endpoint_or_key_folder(tmp_path, capsys) -> 
     argparse_refuses(
         server_main, ["ping", "--endpoint", "localhost:5555"], capsys, "did you mean tcp://localhost:5555?"
     )
+    batch = every_cli()["evlm-batch"]  # each job used to end `internal` with a ZMQError trace
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "a.obj").write_text("v 0 0 0\n")
+    batch_args = ["--scenes", str(tmp_path / "scenes"), "-i", "x", "--out", str(tmp_path / "out")]
+    argparse_refuses(batch, [*batch_args, "--endpoint", "localhost:5555"], capsys, "did you mean tcp://localhost:5555?")
+    assert batch([*batch_args, "--curve-dir", str(tmp_path / "nope")]) == 2
+    assert "nope: no such folder" in capsys.readouterr().err
     assert server_main(["ping", "--curve-dir", str(tmp_path / "nope")]) == 2
     assert "nope: no such folder" in capsys.readouterr().err
     assert server_main(["info", "--server-key", str(tmp_path / "x.key")]) == 2
