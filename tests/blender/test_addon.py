@@ -417,7 +417,7 @@ def test_apply_reports_an_unexpected_error_without_a_traceback(animated_scene, a
                     {"op": "retime", "targets": ["Ball"], "factor": 2.0}]}]}  # fmt: skip
     s = ui.STATE.session
     s.start("r1", instruction="lift it", scene=graph, views=[(View(width=8, height=8), b"")])
-    s.on_event(Event("r1", "result", Result(id="r1", plan=plan)))
+    s.on_event(Event("r1", "result", SuggestResult(id="r1", plan=plan)))
     assert s.state == State.DONE
 
     def missing(*_: object) -> None:
