@@ -52,7 +52,7 @@ else
   shown .venv/bin/pip install --progress-bar on $args
   done_step
 fi
-.venv/bin/python -c "import torch; print('   torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU build)')"
+.venv/bin/python -W ignore -c "import torch; print('   torch', torch.__version__, '(CUDA ' + torch.version.cuda + ')' if torch.version.cuda else '(CPU build)')"
 
 # A first install fetches a few hundred MB (transformers, ray, datasets, ...): show it; a re-run
 # only refreshes the editable install, quietly.
