@@ -11,6 +11,7 @@ import pytest
 
 from evlm.edits import EditPlan, Suggestion, validate_plan
 from evlm_server.engine.base import EngineResult
+from evlm_server.engine.null import NullEngine
 from training.eval.blender import checks, cli
 from training.eval.blender import report as reports
 from training.eval.blender.cases import BY_ID, CASES, KINDS, Case, op, right_target, select
@@ -212,6 +213,7 @@ def test_summary_groups_by_kind_and_overall() -> None:
         (["--cases", "factory/nope"], "unknown case factory/nope"),
         (["--model", "/nonexistent"], "not a checkpoint folder"),
         (["--blender-python", "/nonexistent/python"], "no Python with bpy"),
+        (["--endpoint", "ipc:///nonexistent/evlm.sock"], "no evlm-server answers at ipc:///nonexistent/evlm.sock"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv: list, message: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -230,7 +232,7 @@ def test_the_eval_command_dispatches_blender(capsys) -> None:  # noqa: ANN001
     assert len(listed) == sum(c.kind == "world" for c in CASES) and "factory/brighter_world" in "\n".join(listed)
 
 
-def test_a_blender_that_dies_or_hangs_costs_one_case_each(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_a_blender_that_dies_or_hangs_costs_one_case_each(serve, tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
     dies = tmp_path / "dies"
     dies.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")
     hangs = tmp_path / "hangs"
@@ -238,9 +240,10 @@ def test_a_blender_that_dies_or_hangs_costs_one_case_each(tmp_path: Path, monkey
     for fake in (dies, hangs):
         fake.chmod(0o755)
     monkeypatch.setattr(cli, "HUNG_MARGIN_S", 0.5)
+    endpoint = serve(NullEngine()).endpoint
     for fake in (dies, hangs):
         out = tmp_path / f"out_{fake.name}"
-        argv = ["--endpoint", "ipc:///nonexistent.sock", "--blender-python", str(fake), "--out", str(out),
+        argv = ["--endpoint", endpoint, "--blender-python", str(fake), "--out", str(out),
                 "--cases", "factory/red_cube,factory/dim_a_little", "--timeout", "1"]  # fmt: skip
         assert cli.main(argv) == 1  # done, with errors
         report = json.loads((out / "report.json").read_text())

@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         load = os.getloadavg()
         with tempfile.TemporaryDirectory(prefix="evlm-eval-") as tmp, _server(args, model, Path(tmp)) as endpoint:
+            server = _server_info(endpoint)
             records = _run_cases(cases, python, endpoint, args.out, args.timeout)
     except Failure as e:
         print(f"evlm-eval: error: {e}", file=sys.stderr)
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": args.device,
         "max_reasoning_tokens": args.max_reasoning_tokens,
         "max_answer_tokens": args.max_answer_tokens,
+        "server": server,
         "cases": len(cases),
         "kinds": ",".join(args.kinds) if args.kinds else "all",
         "capture": "the add-on's defaults (6 orbit views, 384 px, Workbench, set-of-marks)",
@@ -185,6 +187,18 @@ def _server(args: argparse.Namespace, model: Path | None, tmp: Path) -> Iterator
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _server_info(endpoint: str) -> dict[str, Any]:
+    """What the server runs (engine, model, device, token budgets), for the report; no answer: exit 2."""
+    from evlm.client import Client, ServerError
+
+    try:
+        with Client(endpoint, timeout_s=5) as client:
+            info = client.info()
+    except (TimeoutError, ServerError, ValueError) as e:
+        raise Failure(f"no evlm-server answers at {endpoint}: {e}") from None
+    return {k: v for k, v in info.items() if k not in ("queue", "in_flight", "limits")}
 
 
 def _run_cases(cases: list[Case], python: str, endpoint: str, out: Path, timeout: float) -> list[dict[str, Any]]:
