@@ -13,8 +13,10 @@ from collections.abc import Callable, Sequence
 
 import bmesh
 import bpy
-from bpy_extras import anim_utils
 from mathutils import Euler, Matrix, Vector
+
+from blender_addon.fcurves import fcurves
+from blender_addon.nodes import surface_node, with_nodes
 
 Vec = Sequence[float]
 
@@ -46,10 +48,10 @@ def material(
     emission: Vec = (0.0, 0.0, 0.0),
     strength: float = 0.0,
 ) -> bpy.types.Material:
-    mat = bpy.data.materials.new(name)
+    mat = with_nodes(bpy.data.materials.new(name))
     mat.diffuse_color = (*color, alpha)
     mat.roughness, mat.metallic = roughness, metallic
-    inputs = mat.node_tree.nodes["Principled BSDF"].inputs
+    inputs = surface_node(mat, "BSDF_PRINCIPLED").inputs
     inputs["Base Color"].default_value = (*color, 1.0)
     inputs["Roughness"].default_value = roughness
     inputs["Metallic"].default_value = metallic
@@ -191,9 +193,9 @@ def camera(name: str, at: Vec, aim: Vec, lens: float = 50.0, *, active: bool = F
 
 def world(color: Vec, strength: float = 1.0, name: str = "World") -> bpy.types.World:
     scene = bpy.context.scene
-    w = scene.world = bpy.data.worlds.new(name)
+    w = scene.world = with_nodes(bpy.data.worlds.new(name))
     w.color = color
-    background = w.node_tree.nodes["Background"]
+    background = surface_node(w, "BACKGROUND")
     background.inputs["Color"].default_value = (*color, 1.0)
     background.inputs["Strength"].default_value = strength
     return w
@@ -205,10 +207,7 @@ def keys(obj: bpy.types.Object, path: str, index: int, points: Sequence[tuple[fl
     for frame, value in points:
         getattr(obj, path)[index] = math.radians(value) if path == "rotation_euler" else value
         obj.keyframe_insert(path, index=index, frame=frame)
-    anim = obj.animation_data
-    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-    for fc in bag.fcurves:
-        if fc.data_path == path and fc.array_index == index:
-            for point in fc.keyframe_points:
-                point.interpolation = interpolation
-            fc.update()
+    for fc in fcurves(obj, path, index):
+        for point in fc.keyframe_points:
+            point.interpolation = interpolation
+        fc.update()

@@ -2,8 +2,9 @@
 
 Measured the same way before and after an edit, so the checks compare like with like: world
 matrices and the bounds of the evaluated geometry (modifiers applied) from the depsgraph at the
-current frame, material values from the Principled BSDF feeding the output (else the viewport
-values), keys from the object's action, and for animated objects the world position of the
+current frame, material values from the Principled BSDF that renders (found as the add-on finds
+it, `blender_addon.nodes`; else the viewport values), keys from the object's action
+(`blender_addon.fcurves`), and for animated objects the world position of the
 origin at every frame of their keys (the scene's frame is put back afterwards).
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-from bpy_extras import anim_utils
 
+from blender_addon.fcurves import fcurves
+from blender_addon.nodes import surface_node
 from training.eval.blender import state
 
 MAX_TRACK_FRAMES = 1000
@@ -95,20 +97,12 @@ def _bounds(obj: bpy.types.Object, depsgraph: bpy.types.Depsgraph) -> tuple[stat
     return point, point, 0
 
 
-def _fcurves(obj: bpy.types.Object) -> list[bpy.types.FCurve]:
-    anim = obj.animation_data
-    if anim is None or anim.action is None:
-        return []
-    bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-    return list(bag.fcurves) if bag is not None else []
-
-
 def _keys(obj: bpy.types.Object) -> dict[str, tuple[state.Key, ...]]:
     return {
         f"{fc.data_path}[{fc.array_index}]": tuple(
             state.Key(float(k.co[0]), float(k.co[1]), k.interpolation, k.easing) for k in fc.keyframe_points
         )
-        for fc in _fcurves(obj)
+        for fc in fcurves(obj)
         if len(fc.keyframe_points)
     }
 
@@ -117,7 +111,7 @@ def _tracks(scene: bpy.types.Scene) -> dict[str, tuple]:
     """World origin of every keyed object at each frame of its keys' range, the frame restored after."""
     ranges = {}
     for obj in scene.objects:
-        frames = [k.co[0] for fc in _fcurves(obj) for k in fc.keyframe_points]
+        frames = [k.co[0] for fc in fcurves(obj) for k in fc.keyframe_points]
         if frames:
             ranges[obj.name] = (int(np.floor(min(frames))), int(np.ceil(max(frames))))
     if not ranges:
@@ -137,20 +131,8 @@ def _tracks(scene: bpy.types.Scene) -> dict[str, tuple]:
     return {name: tuple(points) for name, points in out.items()}
 
 
-def _surface(tree: bpy.types.NodeTree | None, node_type: str) -> bpy.types.Node | None:
-    """The node of `node_type` feeding the output's Surface, else the first one (as apply finds it)."""
-    if tree is None:
-        return None
-    output = tree.get_output_node("ALL")
-    if output is not None and output.inputs["Surface"].is_linked:
-        node = output.inputs["Surface"].links[0].from_node
-        if node.type == node_type:
-            return node
-    return next((n for n in tree.nodes if n.type == node_type), None)
-
-
 def _material(material: bpy.types.Material) -> state.Material:
-    bsdf = _surface(material.node_tree, "BSDF_PRINCIPLED")
+    bsdf = surface_node(material, "BSDF_PRINCIPLED")
     if bsdf is None:  # what the viewport shows
         return state.Material(
             tuple(material.diffuse_color[:3]), float(material.diffuse_color[3]), float(material.roughness),
@@ -170,7 +152,7 @@ def _material(material: bpy.types.Material) -> state.Material:
 def _world(world: bpy.types.World | None) -> state.World | None:
     if world is None:
         return None
-    background = _surface(world.node_tree, "BACKGROUND")
+    background = surface_node(world, "BACKGROUND")
     if background is None:
         return state.World(tuple(float(c) for c in world.color), 1.0)
     color = background.inputs["Color"].default_value
