@@ -16,10 +16,11 @@ def _suggestion(ops: tuple) -> Suggestion:
     return Suggestion(title="edit", rationale="", confidence=1.0, ops=list(ops))
 
 
-def _edited(case, ops):  # noqa: ANN001, ANN202
-    scene = scenes.build(case.scene)
+def _judged(case, scene, ops):  # noqa: ANN001, ANN202
+    """The case's check on `scene` before and after `ops` (none: a second look at the same scene)."""
     before = measure.snapshot(scene)
-    apply.apply_suggestion(scene, _suggestion(ops))
+    if ops:
+        apply.apply_suggestion(scene, _suggestion(ops))
     return case.check(before, measure.snapshot(scene))
 
 
@@ -31,11 +32,10 @@ def test_gold_passes_and_unedited_and_decoy_fail(case) -> None:  # noqa: ANN001
     assert set(case.targets) | set(case.also) <= names, "a case names objects its scene lacks"
     for ops in (case.gold, case.decoy):  # both are plans a model could write for this capture
         validate_plan(EditPlan(reasoning="", suggestions=[_suggestion(ops)]).model_dump(mode="json"), graph)
-    before = measure.snapshot(scene)
-    unedited = case.check(before, measure.snapshot(scene))
+    unedited = _judged(case, scene, ())
     assert not unedited.ok, f"passes with no edit: {unedited.detail}"
-    gold = _edited(case, case.gold)
+    gold = _judged(case, scene, case.gold)
     assert gold.ok, f"gold edit fails: {gold.detail}"
-    decoy = _edited(case, case.decoy)
+    decoy = _judged(case, scenes.build(case.scene), case.decoy)  # on a fresh scene
     assert not decoy.ok, f"decoy passes: {decoy.detail}"
     assert right_target(case, case.gold)
