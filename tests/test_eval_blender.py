@@ -214,6 +214,7 @@ def test_summary_groups_by_kind_and_overall() -> None:
         (["--model", "/nonexistent"], "not a checkpoint folder"),
         (["--blender-python", "/nonexistent/python"], "no Python with bpy"),
         (["--endpoint", "ipc:///nonexistent/evlm.sock"], "no evlm-server answers at ipc:///nonexistent/evlm.sock"),
+        (["--endpoint", "tcp://127.0.0.1:5555", "--device", "cuda"], "--device set up the server evlm-eval starts"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(argv: list, message: str, tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -53,8 +53,8 @@ def parser() -> argparse.ArgumentParser:
     where = p.add_mutually_exclusive_group()
     where.add_argument("--model", type=Path, help="checkpoint folder to serve (default: the built-in EVLM-tiny)")
     where.add_argument("--endpoint", help="use this running evlm-server instead of starting one")
-    p.add_argument("--engine", choices=["auto", "hf", "fast", "null"], default="auto",
-                   help="the server's engine (null: no model, every answer a hand-off: the floor)")  # fmt: skip
+    p.add_argument("--engine", choices=["auto", "hf", "fast", "null"],
+                   help="the server's engine (default auto; null: no model, every answer a hand-off: the floor)")  # fmt: skip
     p.add_argument("--device", help="the server's device (default: its own, auto)")
     p.add_argument("--max-reasoning-tokens", type=positive_int, help="the server's budget (default: its own)")
     p.add_argument("--max-answer-tokens", type=positive_int, help="the server's budget (default: its own)")
@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             for c in cases:
                 print(f"{c.id:40} {c.kind:12} {c.instruction}")
             return 0
+        serving = [f for f in ("engine", "device", "max_reasoning_tokens", "max_answer_tokens") if getattr(args, f)]
+        if args.endpoint is not None and serving:
+            flags = ", ".join("--" + f.replace("_", "-") for f in serving)
+            raise Failure(f"{flags} set up the server evlm-eval starts; with --endpoint the server is already set up")
+        args.engine = args.engine or "auto"
         python = _blender_python(args.blender_python)
         model = _model(args)
         if args.out.exists() and not args.out.is_dir():
