@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise Failure(f"--out {args.out} is a file")
         args.out.mkdir(parents=True, exist_ok=True)
-        started = time.time()
-        load = os.getloadavg()
+        started, load, commit = time.time(), os.getloadavg(), _commit()
         with tempfile.TemporaryDirectory(prefix="evlm-eval-") as tmp, _server(args, model, Path(tmp)) as endpoint:
             server = _server_info(endpoint)
             records = _run_cases(cases, python, endpoint, args.out, args.timeout)
@@ -124,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_avg_start": " ".join(f"{v:.2f}" for v in load),
         "load_avg_end": " ".join(f"{v:.2f}" for v in os.getloadavg()),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "commit": _commit(),
+        "commit": commit,
     }
     result = reports.summarize(records, config)
     paths = reports.write(result, args.out)
