@@ -14,19 +14,31 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evlm.cliargs import add_version, positive_int
+from evlm_server.device import DEVICES, device_arg
 from training.data.loader import DatasetError, load_dataset_dir
 from training.data.validate import SPLITS
-from training.eval.args import names, number_in, positive_int
 from training.eval.harness import GOLD_VARIANTS, evaluate, select
 from training.eval.metrics import TOLERANCE
 from training.eval.report import markdown_table, write_report
 
 
 def _splits(text: str) -> list[str]:
-    chosen = names(text)
-    if any(s not in SPLITS for s in chosen):
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in names if s not in SPLITS]
+    if not names or bad:
         raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(SPLITS)}, got {text!r}")
-    return chosen
+    return list(dict.fromkeys(names))
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -35,21 +47,19 @@ def parser() -> argparse.ArgumentParser:
         description="Evaluate an EVLM checkpoint with the real engine on a dataset folder; with --blender, on "
         "the Blender-built evaluation set instead (see `evlm-eval --blender --help`).",
     )
+    add_version(p)
     p.add_argument("--model", required=True, help="Hugging Face checkpoint folder")
     p.add_argument("--data", required=True, help="dataset folder (train/val/test/gen .jsonl + images)")
     p.add_argument("--splits", type=_splits, default=["test", "gen"], help="comma-separated splits (default test,gen)")
     p.add_argument("--limit", type=positive_int, default=None, help="at most N records per split")
     p.add_argument("--out", default="out/eval", help="report folder (default out/eval)")
     p.add_argument("--batch", type=positive_int, default=4, help="requests per engine batch (default 4)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--device", type=device_arg, default="auto", help=f"{DEVICES} (default: cuda if available)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: bfloat16 on cuda, else float32)")
     p.add_argument("--max-reasoning-tokens", type=positive_int, default=256)
     p.add_argument("--max-answer-tokens", type=positive_int, default=768)
     p.add_argument(
-        "--tolerance",
-        type=number_in(0.0, 1.0),
-        default=TOLERANCE,
-        help=f"plan accuracy tolerance (default {TOLERANCE})",
+        "--tolerance", type=_tolerance, default=TOLERANCE, help=f"plan accuracy tolerance (default {TOLERANCE})"
     )
     p.add_argument("--all-variants", action="store_true", help="also score non-gold variants (default: 'correct' only)")
     p.add_argument("--seed", type=int, default=0)

@@ -31,7 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from training.eval.args import names, number_in, positive_int
+from evlm.cliargs import add_version, endpoint, positive_float, positive_int
+from evlm_server.device import DEVICES, device_arg
 from training.eval.blender import report as reports
 from training.eval.blender.cases import KINDS, Case, select
 
@@ -45,30 +46,39 @@ class Failure(Exception):
     """Bad input or a server that would not start: exit 2 with this message."""
 
 
+def _names(text: str) -> list[str]:
+    """argparse type: a comma-separated list of names, at least one."""
+    out = [s.strip() for s in text.split(",") if s.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+    return list(dict.fromkeys(out))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evlm-eval --blender",
         description="Evaluate an EVLM model on scenes built in Blender: capture, ask, apply the best suggestion, check.",
     )
+    add_version(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--model", type=Path, help="checkpoint folder to serve (default: the built-in EVLM-tiny)")
-    where.add_argument("--endpoint", help="use this running evlm-server instead of starting one")
+    where.add_argument("--endpoint", type=endpoint, help="use this running evlm-server instead of starting one")
     p.add_argument("--engine", choices=["auto", "hf", "fast", "null"],
                    help="the server's engine (default auto; null: no model, every answer a hand-off: the floor)")  # fmt: skip
-    p.add_argument("--device", help="the server's device (default: its own, auto)")
+    p.add_argument("--device", type=device_arg, help=f"the server's device: {DEVICES} (default: its own, auto)")
     p.add_argument("--max-reasoning-tokens", type=positive_int, help="the server's budget (default: its own)")
     p.add_argument("--max-answer-tokens", type=positive_int, help="the server's budget (default: its own)")
     p.add_argument(
         "--out", type=Path, default=Path("out/blender_eval"), help="report folder (default out/blender_eval)"
     )
-    p.add_argument("--kinds", type=names, help=f"comma-separated kinds: {', '.join(KINDS)}")
-    p.add_argument("--cases", type=names, help="comma-separated case ids (see --list)")
+    p.add_argument("--kinds", type=_names, help=f"comma-separated kinds: {', '.join(KINDS)}")
+    p.add_argument("--cases", type=_names, help="comma-separated case ids (see --list)")
     p.add_argument("--limit", type=positive_int, help="at most N cases")
     p.add_argument("--blender-python", default=os.environ.get("EVLM_BLENDER_PYTHON", ""), metavar="PY",
                    help="a Python with bpy (default $EVLM_BLENDER_PYTHON, else .venv-blender)")  # fmt: skip
     p.add_argument(
         "--timeout",
-        type=number_in(0.0, 3600.0, above=True),
+        type=positive_float,
         default=120.0,
         help="seconds a request may go without word (default 120)",
     )
@@ -202,7 +212,7 @@ def _server_info(endpoint: str) -> dict[str, Any]:
             info = client.info()
     except (TimeoutError, ServerError, ValueError) as e:
         raise Failure(f"no evlm-server answers at {endpoint}: {e}") from None
-    return {k: v for k, v in info.items() if k not in ("queue", "in_flight", "limits")}
+    return info.model_dump(mode="json", exclude={"queue", "in_flight", "limits"})
 
 
 def _run_cases(cases: list[Case], python: str, endpoint: str, out: Path, timeout: float) -> list[dict[str, Any]]:
