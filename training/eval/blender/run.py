@@ -22,7 +22,6 @@ import traceback
 from typing import Any
 
 from evlm.client import RequestTimeout, ServerError
-from evlm.edits import EditPlan
 from training.eval.blender.cases import BY_ID, Case, named, right_target
 
 REASONING_CHARS = 2000  # kept per case in cases.jsonl, for reading failures
@@ -59,13 +58,13 @@ def evaluate(case: Case, endpoint: str, timeout: float = 120.0, max_suggestions:
     except Exception as e:  # a bug on this side: say so, and go on with the next case
         record["error"] = {"code": "internal", "message": f"{type(e).__name__}: {e}", "where": traceback.format_exc(-3)}
     else:
-        record.update(not_applied=out["not_applied"], timings=out["timings"], plan=out["plan"])
-        record["reasoning"] = (out["reasoning"] or "")[:REASONING_CHARS]
-        if out["applied"] is not None:
-            suggestion = EditPlan.model_validate(out["plan"]).suggestions[out["best"]]
+        record.update(not_applied=out.not_applied, timings=out.timings, plan=out.plan.model_dump(mode="json"))
+        record["reasoning"] = (out.reasoning or "")[:REASONING_CHARS]
+        if out.applied is not None:
+            suggestion = out.plan.suggestions[out.applied.index]
             record.update(
                 applied=True,
-                suggestion={"index": out["best"], "title": suggestion.title, "confidence": suggestion.confidence},
+                suggestion={"index": out.applied.index, "title": suggestion.title, "confidence": suggestion.confidence},
                 ops=[o.model_dump(mode="json") for o in suggestion.ops],
                 named=sorted(named(suggestion.ops)),
                 right_target=right_target(case, suggestion.ops),
