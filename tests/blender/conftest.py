@@ -12,9 +12,12 @@ other's data):
   `AnimatedScene` below, left at frame 5 with two objects selected. Returns an `AnimatedScene`.
 - `sample_scene`: the built-in sample (`examples/sample_scene/scene.blend`, a living-room
   corner with a bouncing ball). Returns the scene.
+- `renders`: a list that grows by one item per render Blender starts (a `render_pre` handler),
+  for as long as the test runs.
 - `scene_state`: a function `state(scene) -> dict`: everything a test may want to see unchanged
-  (frame, camera, selection, active object, object transforms, render / image / colour
-  management / display settings, data-block counts). Compare two calls with `==`.
+  (frame, camera, selection, active object, object transforms and colours, material and world
+  colours, render / image / colour management / display settings, data-block counts). Compare
+  two calls with `==`.
 """
 
 from __future__ import annotations
@@ -243,6 +246,7 @@ def state(scene: Any) -> dict[str, Any]:
         "render": scene.render,
         "image_settings": scene.render.image_settings,
         "view_settings": scene.view_settings,
+        "display_settings": scene.display_settings,
         "display": scene.display,
         "shading": scene.display.shading,
         "cycles": getattr(scene, "cycles", None),
@@ -254,9 +258,11 @@ def state(scene: Any) -> dict[str, Any]:
         "active": layer.objects.active.name if layer.objects.active else None,
         "selected": sorted(o.name for o in layer.objects if o.select_get()),
         "objects": {
-            o.name: [tuple(round(v, 6) for v in row) for row in o.matrix_world] + [tuple(o.location)]
+            o.name: [tuple(round(v, 6) for v in row) for row in o.matrix_world] + [tuple(o.location), tuple(o.color)]
             for o in scene.objects
         },
+        "materials": {m.name: (tuple(m.diffuse_color), m.roughness, m.metallic) for m in bpy.data.materials},
+        "world": tuple(scene.world.color) if scene.world else None,
         "images": sorted(i.name for i in bpy.data.images),
         "datablocks": datablock_counts(),
         **{name: rna_values(s) for name, s in structs.items() if s is not None},
@@ -266,6 +272,18 @@ def state(scene: Any) -> dict[str, Any]:
 @pytest.fixture
 def scene_state() -> Callable[[Any], dict[str, Any]]:
     return state
+
+
+@pytest.fixture
+def renders() -> Any:
+    started: list[str] = []
+
+    def count(scene: Any, *_: Any) -> None:
+        started.append(scene.render.engine)
+
+    bpy.app.handlers.render_pre.append(count)
+    yield started
+    bpy.app.handlers.render_pre.remove(count)
 
 
 # ---------------------------------------------------------------------- a real evlm-server
