@@ -13,6 +13,7 @@ Batch processing reuses `run()`. Exit status: 0 done, 2 bad input or failed requ
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -50,6 +51,7 @@ def run(
     references: list[bytes] = (),
     scene: bpy.types.Scene | None = None,
     on_capture: Any = None,
+    reference_camera: bool = True,
 ) -> dict[str, Any]:
     """Suggestions for the current scene; with `apply_best`, the most confident one that applies.
 
@@ -59,7 +61,8 @@ def run(
     tokens. Raises ValueError on bad input, evlm.client.ServerError / RequestTimeout when
     the request fails, and the apply module's ApplyError if applying fails (the scene restored).
     `on_capture(capture)`, if given, sees the capture (views and scene graph) before the request:
-    batch processing keeps the views for its before/after contact sheets.
+    batch processing keeps the views for its before/after contact sheets. With references and
+    `reference_camera`, the scene camera's view is captured too (as the add-on's panel does).
     """
     from evlm.client import Client
     from evlm.edits import validate_plan
@@ -76,6 +79,7 @@ def run(
     apply_mod = _addon("apply") if apply_best else None
     scene = scene or bpy.context.scene
     settings = settings if settings is not None else capture_mod.CaptureSettings()
+    settings = with_reference_camera(settings, scene, bool(references) and reference_camera)
 
     t0 = time.perf_counter()
     captured = capture_mod.capture(scene, settings)
@@ -129,6 +133,14 @@ def run(
     return out
 
 
+def with_reference_camera(settings: Any, scene: bpy.types.Scene, wanted: bool) -> Any:
+    """`settings` with the scene camera's view added when `wanted` (a reference image is attached)
+    and the scene has a camera."""
+    if wanted and scene.camera is not None and not settings.include_active_camera:
+        return dataclasses.replace(settings, include_active_camera=True)
+    return settings
+
+
 def _check_save_as(save_as: str | os.PathLike) -> Path:
     path = Path(save_as).expanduser().resolve()
     if path.suffix.lower() != ".blend":
@@ -167,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-marks", action="store_true", help="no set-of-marks indices on the views")
     parser.add_argument("--max-suggestions", type=int, default=3, choices=range(1, 6), metavar="1..5")
     parser.add_argument("--reference", type=Path, action="append", default=[], help="reference image (repeatable)")
+    parser.add_argument(
+        "--no-reference-camera",
+        action="store_true",
+        help="with --reference, do not add the scene camera's view (added by default: the reference is likely from there)",
+    )
     parser.add_argument("--server-key", type=Path, help="CURVE: the server's public key file")
     parser.add_argument("--client-key", type=Path, help="CURVE: this client's secret key file")
     args = parser.parse_args(argv)
@@ -193,11 +210,12 @@ def main(argv: list[str] | None = None) -> int:
             marks=not args.no_marks,
         )
         references = [p.read_bytes() for p in args.reference]
+        settings = with_reference_camera(settings, bpy.context.scene, bool(references) and not args.no_reference_camera)
         on_capture = (lambda c: _write_views(c, args.images, "before")) if args.images else None
         out = run(
             args.instruction, args.endpoint, settings, apply_best=args.apply_best, save_as=args.save_as,
             timeout=args.timeout, curve=curve, max_suggestions=args.max_suggestions, references=references,
-            on_capture=on_capture,
+            on_capture=on_capture, reference_camera=not args.no_reference_camera,
         )  # fmt: skip
         if args.images and out["applied"]:
             _write_views(_addon("capture").capture(bpy.context.scene, settings), args.images, "after")
