@@ -267,13 +267,16 @@ def _material(mat: bpy.types.Material) -> dict:
             "metallic": _unit([mat.metallic])[0],
             "alpha": _unit([mat.diffuse_color[3]])[0],
         }
+    strength = _clip(_input(bsdf, "Emission Strength", 0.0), 1e6)
     return {
         "name": mat.name,
         "base_color": _unit(_input(bsdf, "Base Color", mat.diffuse_color), 4),
         "roughness": _unit([_input(bsdf, "Roughness", mat.roughness)])[0],
         "metallic": _unit([_input(bsdf, "Metallic", mat.metallic)])[0],
-        "emission_color": _unit(_input(bsdf, "Emission Color", (0.0, 0.0, 0.0))),
-        "emission_strength": _clip(_input(bsdf, "Emission Strength", 0.0), 1e6),
+        # No emission reads the same everywhere (glTF, the generator): black at strength 0, not
+        # the BSDF's default white at strength 0.
+        "emission_color": _unit(_input(bsdf, "Emission Color", (0.0, 0.0, 0.0))) if strength else [0.0, 0.0, 0.0],
+        "emission_strength": strength,
         "alpha": _unit([_input(bsdf, "Alpha", 1.0)])[0],
     }
 

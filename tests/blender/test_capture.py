@@ -18,7 +18,7 @@ import bmesh
 # isort: on
 import numpy as np
 import pytest
-from conftest import SAMPLE_BLEND, AnimatedScene
+from conftest import SAMPLE_BLEND, AnimatedScene, box, material, mesh_object
 from mathutils import Matrix
 from PIL import Image
 
@@ -185,8 +185,8 @@ def test_orbit_views_show_the_objects_where_the_marks_say(animated_scene: Animat
         marks = {m.object: m for m in view.marks}
         assert sorted(marks) == ["Ball", "Crate", "Crate_Lid", "Ground"]  # all show; hidden ones never
         assert {m.index for m in view.marks} == {result.scene.get_object(n).mark for n in marks}
-        for obj, material in (("Crate", "Crate_Red"), ("Ball", "Ball_Blue")):
-            mask = colour_mask(img, material)
+        for obj, mat_name in (("Crate", "Crate_Red"), ("Ball", "Ball_Blue")):
+            mask = colour_mask(img, mat_name)
             x0, y0, x1, y1 = pixel_box(marks[obj].box, size, size)
             inside = mask[y0:y1, x0:x1].sum()
             assert inside > 20, (view.label, obj)  # the object is drawn inside its box...
@@ -400,21 +400,8 @@ def colours_scene() -> Any:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
 
-    def cube(name: str, x: float, material: Any) -> None:
-        bm = bmesh.new()
-        bmesh.ops.create_cube(bm, size=0.8)
-        mesh = bpy.data.meshes.new(name)
-        bm.to_mesh(mesh)
-        bm.free()
-        mesh.materials.append(material)
-        obj = bpy.data.objects.new(name, mesh)
-        obj.location = (x, 0, 0.4)
-        scene.collection.objects.link(obj)
-
     def node_colour(name: str, rgb: tuple) -> Any:  # the usual way: the Principled BSDF's Base Color only
-        mat = bpy.data.materials.new(name)
-        mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*rgb, 1.0)
-        return mat
+        return material(name, rgb, viewport=False)
 
     viewport = bpy.data.materials.new("Viewport_Blue")  # viewport colour set, node colour left default
     viewport.diffuse_color = (0.05, 0.1, 0.8, 1.0)
@@ -424,7 +411,7 @@ def colours_scene() -> Any:
     for i, mat in enumerate(
         [node_colour("Node_Red", (0.8, 0.05, 0.03)), node_colour("Node_Green", (0.04, 0.6, 0.05)), viewport, no_bsdf]
     ):
-        cube(mat.name.split("_")[-1], 1.3 * i, mat)
+        mesh_object(scene, mat.name.split("_")[-1], box((0.8, 0.8, 0.8), (1.3 * i, 0, 0.4)), mat)
     scene.world = bpy.data.worlds.new("World")
     scene.world.color = (0.05, 0.05, 0.05)
     bpy.context.view_layer.update()
@@ -480,17 +467,8 @@ def occlusion_scene() -> Any:
     scene = bpy.context.scene
 
     def add(name: str, build: Callable[[Any], None], location: tuple, rgb: tuple, rotation_z: float = 0.0) -> None:
-        bm = bmesh.new()
-        build(bm)
-        mesh = bpy.data.meshes.new(name)
-        bm.to_mesh(mesh)
-        bm.free()
-        mat = bpy.data.materials.new(name)
-        mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*rgb, 1.0)
-        mesh.materials.append(mat)
-        obj = bpy.data.objects.new(name, mesh)
+        obj = mesh_object(scene, name, build, material(name, rgb, viewport=False))
         obj.location, obj.rotation_euler.z = location, rotation_z
-        scene.collection.objects.link(obj)
 
     # View 0 looks from azimuth -45 degrees: the wall faces it, the ball sits on the far side.
     add("Wall", lambda bm: bmesh.ops.create_cube(bm, size=1.0, matrix=Matrix.Diagonal((2.0, 0.3, 1.6, 1))),
