@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # isort: off
-import bpy  # first: bpy_extras and mathutils come with it
-from bpy_extras import anim_utils
+import bpy  # first: mathutils comes with it
 from mathutils import Matrix
 
 # isort: on
@@ -44,6 +43,8 @@ import numpy as np
 
 from evlm.marks import id_color, ids_from_rgb
 from evlm.views import ORBIT_LENS_MM, ORBIT_SENSOR_MM, box_corners, camera_intrinsics, decode_bmp
+
+from .fcurves import fcurves
 
 WORKBENCH = "BLENDER_WORKBENCH"
 # Workbench anti-aliasing for the views: FXAA looks the same as the default 8 samples at these
@@ -71,17 +72,6 @@ class Lend:
     materials: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # name: base colour (Workbench)
     world_color: tuple[float, float, float] | None = None  # the background Workbench draws
     ids: dict[str, int] = field(default_factory=dict)  # object name: id in the ID pass
-
-
-def fcurves(id_data: bpy.types.ID) -> list[bpy.types.FCurve]:
-    """The F-curves of an ID's active action (Blender 5's layered actions; plain actions before 4.4)."""
-    anim = getattr(id_data, "animation_data", None)
-    if anim is None or anim.action is None:
-        return []
-    if hasattr(anim_utils, "action_get_channelbag_for_slot"):
-        bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        return list(bag.fcurves) if bag is not None else []
-    return list(anim.action.fcurves)
 
 
 def view_layer(scene: bpy.types.Scene) -> bpy.types.ViewLayer:

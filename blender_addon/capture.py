@@ -42,7 +42,9 @@ from evlm.protocol import Limits
 from evlm.scene import GEOMETRY_TYPES, INTERPOLATIONS, LIGHT_TYPES, MAX_NAME, MAX_SCENE_NAME, SceneGraph, View
 from evlm.views import ACTIVE_CAMERA_LABEL, draw_marks, encode_png, frame_samples, orbit_cameras, orbit_label
 
-from .borrow import WORKBENCH, Borrowed, Lend, borrowed, depsgraph, fcurves, view_layer
+from .borrow import WORKBENCH, Borrowed, Lend, borrowed, depsgraph, view_layer
+from .fcurves import fcurves
+from .nodes import surface_node
 
 ENGINES = (WORKBENCH, "BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "CYCLES")  # EEVEE_NEXT: Blender 4.2-4.5
 MAX_IMAGES = Limits().max_views  # all images of one capture: what one request can carry
@@ -245,20 +247,8 @@ def _input(node: bpy.types.Node, name: str, default: Any) -> Any:
     return default if socket is None else socket.default_value
 
 
-def _surface_node(tree: bpy.types.NodeTree | None, output_type: str, node_type: str) -> bpy.types.Node | None:
-    """The node of `node_type` feeding the active output's Surface, else the first one in the tree."""
-    if tree is None:
-        return None
-    for node in tree.nodes:
-        if node.type == output_type and node.is_active_output and node.inputs["Surface"].links:
-            source = node.inputs["Surface"].links[0].from_node
-            if source.type == node_type:
-                return source
-    return next((n for n in tree.nodes if n.type == node_type), None)
-
-
 def _material(mat: bpy.types.Material) -> dict:
-    bsdf = _surface_node(mat.node_tree, "OUTPUT_MATERIAL", "BSDF_PRINCIPLED")
+    bsdf = surface_node(mat, "BSDF_PRINCIPLED")
     if bsdf is None:  # what the viewport and Workbench show
         return {
             "name": mat.name,
@@ -284,7 +274,7 @@ def _material(mat: bpy.types.Material) -> dict:
 def _world(world: bpy.types.World | None) -> dict:
     if world is None:  # renders show black
         return {"color": [0.0, 0.0, 0.0], "strength": 0.0}
-    background = _surface_node(world.node_tree, "OUTPUT_WORLD", "BACKGROUND")
+    background = surface_node(world, "BACKGROUND")
     if background is None:
         return {"color": _unit(world.color), "strength": 1.0}
     return {

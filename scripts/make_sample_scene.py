@@ -1,12 +1,14 @@
 """Build the built-in sample scene (a small living-room corner) with Blender and export it.
 
-Run with a Python that has ``bpy`` (Blender 5.x as a module), not the project's venv:
+Run with a Python that has ``bpy`` (Blender as a module, 4.2 or newer), not the project's venv:
 
     /tmp/bpyenv/bin/python scripts/make_sample_scene.py --out examples/sample_scene
 
 Writes OUT/scene.blend (compressed), and what the add-on's capture makes of it: OUT/scene.json
 (an evlm.scene.SceneGraph) and OUT/views/view_{i}.png + view_{i}.json (evlm.scene.View), N
 Workbench orbit views with set-of-marks. `--capture-only` captures the existing scene.blend again.
+The checked-in scene.blend is written by Blender 5, which older Blenders cannot read: the Blender
+tests on 4.2 rebuild it with `build_scene` and `set_render_settings`.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 # isort: off
-import bpy  # first: bmesh, bpy_extras and mathutils come with it
+import bpy  # first: bmesh and mathutils come with it
 import bmesh
 from mathutils import Matrix, Vector
 # isort: on
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # blender_addon from the source tree
+from blender_addon.nodes import with_nodes  # noqa: E402
+
 Box = tuple[tuple[float, float, float], tuple[float, float, float]]  # center, size
 
 MATERIALS: dict[str, dict] = {  # name: base color, roughness, metallic, emission
@@ -57,7 +61,7 @@ def write_json(path: Path, data: dict) -> None:
 def make_material(
     name: str, color: tuple, roughness: float, metallic: float = 0.0, emission: tuple | None = None
 ) -> bpy.types.Material:
-    mat = bpy.data.materials.new(name)
+    mat = with_nodes(bpy.data.materials.new(name))
     mat.diffuse_color = (*color, 1.0)  # what Workbench's MATERIAL color shows
     bsdf = mat.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*color, 1.0)
@@ -183,12 +187,26 @@ def build_scene() -> None:
     look_at(cam, Vector((0, 0, 0.6)))
     scene.camera = cam
 
-    world = scene.world = bpy.data.worlds.new("World")
+    world = scene.world = with_nodes(bpy.data.worlds.new("World"))
     world.color = (0.45, 0.5, 0.6)  # Workbench background
     background = world.node_tree.nodes["Background"]
     background.inputs["Color"].default_value = (*world.color, 1.0)
     background.inputs["Strength"].default_value = 1.0
     scene.frame_set(1)
+
+
+def set_render_settings(size: int) -> None:
+    """The render settings scene.blend is saved with: Workbench, studio light, square `size` PNGs."""
+    scene = bpy.context.scene
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light, scene.display.shading.color_type = "STUDIO", "MATERIAL"
+    scene.display.shading.show_shadows = True
+    scene.view_settings.view_transform = "Standard"
+    scene.render.resolution_x = scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format, scene.render.image_settings.color_mode = "PNG", "RGB"
+    scene.render.image_settings.compression = 100
+    scene.render.use_stamp_date = scene.render.use_stamp_render_time = False  # byte-identical PNGs on reruns
 
 
 def write_capture(out: Path, size: int, count: int) -> float:
@@ -235,6 +253,7 @@ def main() -> None:
         bpy.ops.wm.open_mainfile(filepath=str(blend))
     else:
         build_scene()
+        set_render_settings(args.size)  # saved in scene.blend; capture puts back what it changes
     rendered = write_capture(out, args.size, args.views)
     if not args.capture_only:
         blend.unlink(missing_ok=True)  # no scene.blend1 backup

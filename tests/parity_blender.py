@@ -29,6 +29,7 @@ from conftest import box, mesh_object  # noqa: E402  (the Blender suite's scene 
 from conftest import material as bsdf_material  # noqa: E402
 
 from blender_addon.capture import CaptureSettings, capture  # noqa: E402
+from blender_addon.nodes import with_nodes  # noqa: E402
 
 VIEWS, SIZE = 4, 256
 
@@ -79,7 +80,7 @@ def build() -> bpy.types.Scene:
         cam.data.lens, cam.location = lens, location
         scene.collection.objects.link(cam)
     scene.camera = bpy.data.objects["Shot_Cam"]
-    scene.world = bpy.data.worlds.new("Sky")
+    scene.world = with_nodes(bpy.data.worlds.new("Sky"))
     scene.world.node_tree.nodes["Background"].inputs["Color"].default_value = (0.3, 0.35, 0.45, 1.0)
     scene.frame_set(1)
     return scene

@@ -24,6 +24,7 @@ from PIL import Image
 
 from blender_addon import capture as capture_module
 from blender_addon.capture import Capture, CaptureRun, CaptureSettings, capture, extract_scene_graph
+from blender_addon.nodes import with_nodes
 from evlm.views import camera_intrinsics, frame_samples, project_box
 
 StateFn = Callable[[Any], dict[str, Any]]  # the scene_state fixture
@@ -152,6 +153,7 @@ def test_scene_graph_of_the_sample_matches_its_json(sample_scene: bpy.types.Scen
     ]
 
 
+@pytest.mark.skipif(bpy.app.version < (5, 0, 0), reason="Blender before 5 cuts names at 63 bytes itself")
 def test_names_longer_than_the_contract_are_refused(factory_scene: bpy.types.Scene) -> None:
     obj = bpy.data.objects.new("x" * 200, None)  # Blender 5 names hold 255 bytes, as the contract's
     factory_scene.collection.objects.link(obj)
@@ -363,8 +365,9 @@ def test_empty_scene_has_nothing_to_frame(factory_scene: bpy.types.Scene, scene_
 
 def test_unavailable_engine_is_refused(animated_scene: AnimatedScene, scene_state: StateFn) -> None:
     before = scene_state(animated_scene.scene)
-    with pytest.raises(ValueError, match="not available in this Blender"):  # Blender 4.2-4.5's EEVEE name
-        capture(animated_scene.scene, CaptureSettings(views=1, resolution=64, engine="BLENDER_EEVEE_NEXT"))
+    other_eevee = "BLENDER_EEVEE_NEXT" if bpy.app.version >= (5, 0, 0) else "BLENDER_EEVEE"  # 4.2-4.5: EEVEE_NEXT
+    with pytest.raises(ValueError, match="not available in this Blender"):
+        capture(animated_scene.scene, CaptureSettings(views=1, resolution=64, engine=other_eevee))
     assert scene_state(animated_scene.scene) == before
 
 
@@ -403,9 +406,9 @@ def colours_scene() -> Any:
     def node_colour(name: str, rgb: tuple) -> Any:  # the usual way: the Principled BSDF's Base Color only
         return material(name, rgb, viewport=False)
 
-    viewport = bpy.data.materials.new("Viewport_Blue")  # viewport colour set, node colour left default
+    viewport = with_nodes(bpy.data.materials.new("Viewport_Blue"))  # viewport colour set, node colour default
     viewport.diffuse_color = (0.05, 0.1, 0.8, 1.0)
-    no_bsdf = bpy.data.materials.new("Viewport_Only_Yellow")  # no Principled BSDF: the viewport colour is all
+    no_bsdf = with_nodes(bpy.data.materials.new("Viewport_Only_Yellow"))  # no Principled BSDF: the viewport colour
     no_bsdf.diffuse_color = (0.8, 0.6, 0.02, 1.0)
     no_bsdf.node_tree.nodes.remove(no_bsdf.node_tree.nodes["Principled BSDF"])
     for i, mat in enumerate(
