@@ -503,24 +503,43 @@ def _object(scene: bpy.types.Scene, name: str) -> bpy.types.Object:
     return obj
 
 
-def warm_up() -> float:
-    """Render a tiny throwaway scene the way capture renders (a picture and an ID pass), so that
-    Blender's one-time render start-up (and on a fresh machine, compiling Workbench's shaders into
-    the driver's cache) is paid now, not by the artist's first Suggest. Leaves nothing behind.
-    Returns the seconds it took."""
+def warm_up(resolution: int = CaptureSettings.resolution) -> float:
+    """Capture a small throwaway scene the way capture renders (a picture and an ID pass, at the
+    views' resolution, of smooth and flat shading, several material slots, subdivision and bevel
+    modifiers), so that Blender's one-time render start-up and, on a fresh machine, compiling
+    Workbench's shaders into the OpenGL driver's cache are paid now, not at the artist's first
+    Suggest. Leaves nothing behind. Returns the seconds it took."""
+    import bmesh
+
     start = time.perf_counter()
     scene = bpy.data.scenes.new("EVLM warm-up")
-    mesh = bpy.data.meshes.new("EVLM warm-up")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1)], [], [(0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)])
-    material = bpy.data.materials.new("EVLM warm-up")
-    mesh.materials.append(material)
-    obj = bpy.data.objects.new("EVLM warm-up", mesh)
+    made: list[Any] = []
     try:
-        scene.collection.objects.link(obj)
-        capture(scene, CaptureSettings(views=1, resolution=MIN_RESOLUTION))
+        for i, kind in enumerate(("SUBSURF", "BEVEL")):
+            bm = bmesh.new()
+            if kind == "SUBSURF":
+                bmesh.ops.create_uvsphere(bm, u_segments=8, v_segments=4, radius=0.5)
+            else:
+                bmesh.ops.create_cube(bm, size=1.0)
+            mesh = bpy.data.meshes.new("EVLM warm-up")
+            made.append(mesh)
+            bm.to_mesh(mesh)
+            bm.free()
+            for face in mesh.polygons:
+                face.use_smooth, face.material_index = kind == "SUBSURF", face.index % 2
+            for _ in range(2):
+                made.append(bpy.data.materials.new("EVLM warm-up"))
+                mesh.materials.append(made[-1])
+            obj = bpy.data.objects.new("EVLM warm-up", mesh)
+            made.insert(0, obj)
+            obj.location.x = 1.5 * i
+            obj.modifiers.new(kind, kind)
+            scene.collection.objects.link(obj)
+        capture(scene, CaptureSettings(views=1, resolution=resolution))
     finally:
-        bpy.data.objects.remove(obj)
-        bpy.data.meshes.remove(mesh)
-        bpy.data.materials.remove(material)
+        for block in made:
+            getattr(bpy.data, {"OBJECT": "objects", "MESH": "meshes", "MATERIAL": "materials"}[block.id_type]).remove(
+                block
+            )
         bpy.data.scenes.remove(scene)
     return time.perf_counter() - start

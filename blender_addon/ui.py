@@ -113,7 +113,7 @@ def warm_up() -> None:
     from .capture import warm_up as render_once
 
     try:
-        seconds = render_once()
+        seconds = render_once(preferences.get_prefs().resolution)
     except Exception as e:  # best effort: the first capture then pays for it
         print(f"EVLM: render warm-up failed: {type(e).__name__}: {e}")
         return None
