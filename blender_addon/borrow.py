@@ -56,7 +56,9 @@ SUBDIVISION_MODIFIERS = ("SUBSURF", "MULTIRES")
 # colours, no anti-aliasing, transparent background: each pixel one object's exact colour).
 _PLAIN = {"show_shadows": False, "show_cavity": False, "show_object_outline": False, "show_xray": False,
           "use_dof": False, "show_backface_culling": False}  # fmt: skip
-VIEW_SHADING = {"light": "STUDIO", "color_type": "MATERIAL", **_PLAIN}
+# The studio light evlm_render imitates: Workbench's "Default", fixed to the camera, with highlights.
+VIEW_SHADING = {"light": "STUDIO", "color_type": "MATERIAL", "studio_light": "Default", "use_world_space_lighting": False,
+                "show_specular_highlight": True, **_PLAIN}  # fmt: skip
 ID_SHADING = {"light": "FLAT", "color_type": "OBJECT", **_PLAIN}
 _FOLDER: dict[str, str] = {}
 _STANDARD = {"view_transform": "Standard", "look": "None", "exposure": 0.0, "gamma": 1.0, "use_curve_mapping": False}

@@ -579,3 +579,23 @@ def test_subdivision_is_capped_at_the_viewport_level(animated_scene: AnimatedSce
         bpy.app.handlers.render_pre.remove(look)
     assert len(seen) == 2 and set(seen) == {(True, 1)}  # the picture and its ID pass
     assert scene_state(scene) == before and scene.render.use_simplify is False
+
+
+def test_views_take_the_studio_light_the_renderer_imitates(animated_scene: AnimatedScene, scene_state: StateFn) -> None:
+    scene = animated_scene.scene
+    shading = scene.display.shading
+    shading.use_world_space_lighting, shading.show_specular_highlight, shading.show_shadows = True, False, True
+    before = scene_state(scene)
+    seen = []
+
+    def look(*_: Any) -> None:
+        seen.append((shading.light, shading.studio_light, shading.use_world_space_lighting,
+                     shading.show_specular_highlight, shading.show_shadows))  # fmt: skip
+
+    bpy.app.handlers.render_pre.append(look)
+    try:
+        capture(scene, CaptureSettings(views=1, resolution=32))
+    finally:
+        bpy.app.handlers.render_pre.remove(look)
+    assert seen == [("STUDIO", "Default", False, True, False), ("FLAT", "Default", False, True, False)]
+    assert scene_state(scene) == before and shading.use_world_space_lighting and shading.show_shadows
