@@ -91,7 +91,11 @@ def capture_step() -> float | None:
         finished = run.step()
     except Exception as e:  # any capture failure ends this request with its message, never a traceback
         STATE.drop_capture()
-        session.fail(str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}", code="capture_failed")
+        if isinstance(e, ReferenceError):  # an undo between two steps replaced the scene's data
+            message = "the scene changed while it was being captured (an undo?): press Suggest again"
+        else:
+            message = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        session.fail(message, code="capture_failed")
         return None
     session.capture_progress(run.done, run.total)
     if not finished:

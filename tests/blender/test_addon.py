@@ -569,3 +569,19 @@ def test_built_extension_installs_and_enables_in_blender(tmp_path) -> None:  # n
         next(line for line in proc.stdout.splitlines() if line.startswith("SITE_HOLDS ")).split()[1].split(",")
     )
     assert "evlm" in installed and not installed & {"evlm_server", "training", "evlm_batch"}, installed
+
+
+def test_a_capture_whose_scene_went_away_fails_cleanly(addon, sample_scene) -> None:  # noqa: ANN001
+    """An undo between two ticks replaces the scene's data: the request ends with a message, not a traceback."""
+    ui = addon
+    configure("tcp://127.0.0.1:5555", None)
+    bpy.context.window_manager.evlm.instruction = "make it cozier"
+    assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    assert ui.tick() == ui.CAPTURE_S
+    gone = bpy.data.scenes.new("gone")
+    ui.STATE.capture.scene = gone
+    bpy.data.scenes.remove(gone)  # what the run holds now refers to freed data
+    assert ui.tick() is None
+    session = ui.STATE.session
+    assert session.state == State.ERROR and session.error_code == "capture_failed" and "undo" in session.error
+    assert ui.STATE.capture is None and ui.STATE.driver._client is None
