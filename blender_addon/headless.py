@@ -14,6 +14,7 @@ unreadable .blend among it) or a failed request; the message says which.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import os
@@ -69,6 +70,7 @@ def run(
     scene: bpy.types.Scene | None = None,
     on_capture: Any = None,
     before_apply: Any = None,
+    reference_camera: bool = True,
 ) -> HeadlessResult:
     """Suggestions for the current scene; with `apply_best`, the most confident one that applies.
 
@@ -79,7 +81,8 @@ def run(
     `on_capture(capture)`, if given, sees the capture (views and scene graph) before the request:
     batch processing keeps the views for its before/after contact sheets. `before_apply(scene,
     suggestion)`, if given, runs just before the chosen suggestion is applied (batch processing
-    renders the animation across time there when the suggestion edits it).
+    renders the animation across time there when the suggestion edits it). With references and
+    `reference_camera`, the scene camera's view is captured too (as the add-on's panel does).
     """
     from evlm.client import Client
     from evlm.edits import validate_plan
@@ -96,6 +99,7 @@ def run(
     apply_mod = _addon("apply") if apply_best else None
     scene = scene or bpy.context.scene
     settings = settings if settings is not None else capture_mod.CaptureSettings()
+    settings = with_reference_camera(settings, scene, bool(references) and reference_camera)
 
     t0 = time.perf_counter()
     captured = capture_mod.capture(scene, settings)
@@ -143,6 +147,14 @@ def run(
     return out
 
 
+def with_reference_camera(settings: Any, scene: bpy.types.Scene, wanted: bool) -> Any:
+    """`settings` with the scene camera's view added when `wanted` (a reference image is attached)
+    and the scene has a camera."""
+    if wanted and scene.camera is not None and not settings.include_active_camera:
+        return dataclasses.replace(settings, include_active_camera=True)
+    return settings
+
+
 def _check_save_as(save_as: str | os.PathLike) -> Path:
     path = Path(save_as).expanduser().resolve()
     if path.suffix.lower() != ".blend":
@@ -183,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
         "--max-suggestions", type=int, default=3, choices=range(1, MAX_SUGGESTIONS + 1), metavar=f"1..{MAX_SUGGESTIONS}"
     )
     parser.add_argument("--reference", type=Path, action="append", default=[], help="reference image (repeatable)")
+    parser.add_argument(
+        "--no-reference-camera",
+        action="store_true",
+        help="with --reference, do not add the scene camera's view (added by default: the reference is likely from there)",
+    )
     args = parser.parse_args(argv)
 
     from evlm.client import RequestTimeout, ServerError
@@ -202,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             marks=not args.no_marks,
         )
         references = [p.read_bytes() for p in args.reference]
+        settings = with_reference_camera(settings, bpy.context.scene, bool(references) and not args.no_reference_camera)
         on_capture = (lambda c: write_views(c.views, args.images, "before")) if args.images else None
         out = run(
             args.instruction, args.endpoint, settings, apply_best=args.apply_best, save_as=args.save_as,
             timeout=args.timeout, curve=curve, max_suggestions=args.max_suggestions, references=references,
-            on_capture=on_capture,
+            on_capture=on_capture, reference_camera=not args.no_reference_camera,
         )  # fmt: skip
         if args.images and out.applied:
             write_views(_addon("capture").capture(bpy.context.scene, settings).views, args.images, "after")

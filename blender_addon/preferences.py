@@ -6,6 +6,7 @@ when the add-on was registered without being enabled (headless runs, some tests)
 """
 
 # No `from __future__ import annotations`: bpy reads the property annotations as objects.
+import math
 import os
 from types import SimpleNamespace
 from typing import Any
@@ -42,9 +43,15 @@ class EVLMPreferences(bpy.types.AddonPreferences):
         subtype="TIME_ABSOLUTE",
     )
     max_suggestions: IntProperty(name="Suggestions", description="How many to ask for", default=3, min=1, max=5)
-    views: IntProperty(name="Views", description="Orbit views rendered around the scene", default=6, min=1, max=32)
+    views: IntProperty(
+        name="Views", description="Orbit views rendered around the scene", default=6, min=1, max=Limits().max_views
+    )
     resolution: IntProperty(
-        name="Resolution", description="Pixels on the long side of each view", default=384, min=64, max=2048
+        name="Resolution",
+        description="Pixels on the long side of each view",
+        default=384,
+        min=64,
+        max=math.isqrt(Limits().max_pixels),
     )
     engine: EnumProperty(name="Render engine", items=ENGINES, default="WORKBENCH")
     frames: IntProperty(
@@ -56,6 +63,14 @@ class EVLMPreferences(bpy.types.AddonPreferences):
     )
     include_active_camera: BoolProperty(
         name="Active camera view", description="Also render the view of the scene's camera", default=False
+    )
+    active_camera_with_reference: BoolProperty(
+        name="Active camera with a reference",
+        description=(
+            "With a reference image attached, also render the view of the scene's camera "
+            "(the reference was most likely taken from there)"
+        ),
+        default=True,
     )
     marks: BoolProperty(
         name="Set-of-marks",
@@ -89,6 +104,7 @@ class EVLMPreferences(bpy.types.AddonPreferences):
         col.prop(self, "engine")
         col.prop(self, "frames")
         col.prop(self, "include_active_camera")
+        col.prop(self, "active_camera_with_reference")
         col.prop(self, "marks")
         col = layout.column(heading="Encryption (CURVE)")
         col.prop(self, "server_public_key")
@@ -124,14 +140,23 @@ def engine_id(choice: str) -> str:
     raise ValueError(f"unknown render engine {choice!r}: one of {', '.join(e[0] for e in ENGINES)}")
 
 
-def capture_settings(prefs: Any, max_images: int = Limits().max_views) -> Any:
-    """The capture module's settings from the preferences (ValueError if the server would refuse them)."""
+def capture_settings(
+    prefs: Any, scene: Any = None, with_reference: bool = False, max_images: int = Limits().max_views
+) -> Any:
+    """The capture module's settings from the preferences (ValueError if the server would refuse them).
+
+    The scene camera's view is included when asked for, and by default when a reference image is
+    attached (and `scene` has a camera): the reference was most likely taken from there.
+    """
     from .capture import CaptureSettings
 
-    images = (prefs.views + prefs.include_active_camera) * prefs.frames
+    active = bool(prefs.include_active_camera) or bool(
+        with_reference and prefs.active_camera_with_reference and scene is not None and scene.camera is not None
+    )
+    images = (prefs.views + active) * prefs.frames
     if images > max_images:
         raise ValueError(
-            f"{prefs.views + prefs.include_active_camera} views x {prefs.frames} frames = {images} images; "
+            f"{prefs.views + active} views x {prefs.frames} frames = {images} images; "
             f"the server takes at most {max_images}: use fewer views or frames"
         )
     return CaptureSettings(
@@ -139,7 +164,7 @@ def capture_settings(prefs: Any, max_images: int = Limits().max_views) -> Any:
         resolution=prefs.resolution,
         engine=engine_id(prefs.engine),
         frames=prefs.frames,
-        include_active_camera=prefs.include_active_camera,
+        include_active_camera=active,
         marks=prefs.marks,
     )
 

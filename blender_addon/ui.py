@@ -1,9 +1,11 @@
-"""The EVLM sidebar panel (View3D > N > EVLM), its operators, and the timer that polls the server.
+"""The EVLM sidebar panel (View3D > N > EVLM), its operators, and the timer that drives a request.
 
-Blender never waits on the network: Suggest captures the scene and hands the request to the
-client (a non-blocking send); a `bpy.app.timers` callback then polls the client every
-`POLL_S` and feeds the events to the pure `evlm.session.Session` that the panel draws.
-No thread is started, so nothing but Blender's main thread touches bpy.
+Blender never waits on the capture or the network: Suggest checks the settings and starts a
+`capture.CaptureRun`; a `bpy.app.timers` callback (`tick`) then renders one Workbench pass per
+call (the status line counts the views, the UI redraws in between, Cancel works), hands the
+request to the client when the views are done (a non-blocking send), and polls the client every
+`POLL_S`, feeding the events to the pure `evlm.session.Session` that the panel draws. No thread is
+started, so nothing but Blender's main thread touches bpy.
 """
 
 # No `from __future__ import annotations`: bpy reads the property annotations as objects.
@@ -17,7 +19,9 @@ from evlm.session import Driver, Session, SessionError, State
 
 from . import preferences
 
+WARM_UP_S = 2.0  # after the add-on starts (Blender's own start-up done), the first render is paid
 POLL_S = 0.1  # timer period while a request is in flight
+CAPTURE_S = 0.001  # timer period while capturing: the next render once Blender has redrawn
 REASONING_TAIL = 12  # lines of the reasoning shown while it streams
 
 STATUS_ICONS = {
@@ -34,12 +38,19 @@ STATUS_ICONS = {
 
 
 class AddonState:
-    """What lives while the add-on is registered: the session, its driver, the panel's toggles."""
+    """What lives while the add-on is registered: the session, its driver, the capture under way
+    (with what to send once it is done), the panel's toggles."""
 
     def __init__(self) -> None:
         self.session = Session()
         self.driver = Driver(self.session, make_client)
+        self.capture: Any = None  # the CaptureRun while the views are rendered
+        self.request: dict[str, Any] = {}  # the rest of the request: references, max_suggestions, stream
         self.expanded: set[int] = set()  # suggestions whose details are open
+
+    def drop_capture(self) -> None:
+        """Forget the capture under way: between its steps the scene is the artist's, nothing to undo."""
+        self.capture, self.request = None, {}
 
 
 def make_client() -> Any:
@@ -55,7 +66,14 @@ STATE = AddonState()
 
 # ---------------------------------------------------------------------- timer
 def tick() -> float | None:
-    """The timer callback: poll the server once. Returns the next interval, or None to stop."""
+    """The timer callback: one capture step, or one poll of the server. Returns the next interval,
+    or None to stop."""
+    if STATE.capture is not None:
+        if STATE.session.state == State.CAPTURING:
+            next_in = capture_step()
+            redraw()
+            return next_in
+        STATE.drop_capture()  # cancelled (or the session moved on) between two steps
     try:
         keep = STATE.driver.tick()
     except Exception as e:  # a broken socket must not kill the timer silently with the request pending
@@ -66,9 +84,51 @@ def tick() -> float | None:
     return POLL_S if keep else None
 
 
+def capture_step() -> float | None:
+    """Render the next pass of the capture under way; once the views are done, send the request."""
+    run, session = STATE.capture, STATE.session
+    try:
+        finished = run.step()
+    except Exception as e:  # any capture failure ends this request with its message, never a traceback
+        STATE.drop_capture()
+        if isinstance(e, ReferenceError):  # an undo between two steps replaced the scene's data
+            message = "the scene changed while it was being captured (an undo?): press Suggest again"
+        else:
+            message = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        session.fail(message, code="capture_failed")
+        return None
+    session.capture_progress(run.done, run.total)
+    if not finished:
+        return CAPTURE_S
+    captured, request = run.result(), STATE.request
+    STATE.drop_capture()
+    try:
+        STATE.driver.submit(captured.views, captured.scene, **request)
+    except Exception:  # the session holds the reason
+        return None
+    return POLL_S
+
+
+def warm_up() -> None:
+    """The one-shot timer that pays Blender's first-render start-up (and on a fresh machine the
+    shader compilation) when the add-on starts, not at the artist's first Suggest."""
+    if STATE.capture is not None:  # a capture under way warms up by itself
+        return None
+    from .capture import warm_up as render_once
+
+    try:
+        seconds = render_once(preferences.get_prefs().resolution)
+    except Exception as e:  # best effort: the first capture then pays for it
+        print(f"EVLM: render warm-up failed: {type(e).__name__}: {e}")
+        return None
+    print(f"EVLM: render warm-up took {seconds:.2f} s")
+    return None
+
+
 @bpy.app.handlers.persistent
 def on_load(_: object) -> None:
-    """Another file was opened: suggestions for the old one mean nothing there."""
+    """Another file was opened: suggestions for (and a capture of) the old one mean nothing there."""
+    STATE.drop_capture()
     STATE.driver.cancel()
     STATE.driver.close()
     STATE.session.clear()
@@ -77,7 +137,7 @@ def on_load(_: object) -> None:
 
 def ensure_timer() -> None:
     if not bpy.app.timers.is_registered(tick):
-        bpy.app.timers.register(tick, first_interval=POLL_S)
+        bpy.app.timers.register(tick, first_interval=CAPTURE_S if STATE.capture is not None else POLL_S)
 
 
 def redraw() -> None:
@@ -104,7 +164,7 @@ class EVLMProperties(bpy.types.PropertyGroup):
 class EVLM_OT_suggest(bpy.types.Operator):
     bl_idname = "evlm.suggest"
     bl_label = "Suggest"
-    bl_description = "Capture the scene and ask the EVLM server for edit suggestions"
+    bl_description = "Capture the scene (one view at a time) and ask the EVLM server for edit suggestions"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -123,31 +183,23 @@ class EVLM_OT_suggest(bpy.types.Operator):
         try:  # everything that can be wrong with the settings, before spending time on renders
             preferences.check_endpoint(prefs.endpoint)
             preferences.curve_keys(prefs)
-            settings = preferences.capture_settings(prefs)
             references = read_references(props)
+            settings = preferences.capture_settings(prefs, context.scene, with_reference=bool(references))
         except (ValueError, OSError) as e:
             session.fail(str(e), code="bad_settings")
             self.report({"ERROR"}, session.status_text())
             return {"CANCELLED"}
-        try:
-            from .capture import capture
+        try:  # the scene graph and what can be wrong with the scene; the views come tick by tick
+            from .capture import CaptureRun
 
-            captured = capture(context.scene, settings)
+            run = CaptureRun(context.scene, settings)
         except Exception as e:  # any capture failure ends this request with its message, never a traceback
             session.fail(f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e), code="capture_failed")
             self.report({"ERROR"}, session.status_text())
             return {"CANCELLED"}
-        try:
-            STATE.driver.submit(
-                captured.views,
-                captured.scene,
-                references=references,
-                max_suggestions=prefs.max_suggestions,
-                stream=prefs.stream,
-            )
-        except Exception:  # the session holds the reason
-            self.report({"ERROR"}, session.status_text())
-            return {"CANCELLED"}
+        STATE.capture = run
+        STATE.request = {"references": references, "max_suggestions": prefs.max_suggestions, "stream": prefs.stream}
+        session.capture_progress(0, run.total)
         ensure_timer()
         redraw()
         return {"FINISHED"}
@@ -156,13 +208,14 @@ class EVLM_OT_suggest(bpy.types.Operator):
 class EVLM_OT_cancel(bpy.types.Operator):
     bl_idname = "evlm.cancel"
     bl_label = "Cancel"
-    bl_description = "Stop waiting for the suggestions (the server drops the work)"
+    bl_description = "Stop the capture, or stop waiting for the suggestions (the server drops the work)"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         return STATE.session.active
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        STATE.drop_capture()
         STATE.driver.cancel()
         redraw()
         return {"FINISHED"}
@@ -421,13 +474,17 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.WindowManager.evlm = PointerProperty(type=EVLMProperties)
     bpy.app.handlers.load_post.append(on_load)
+    if not bpy.app.timers.is_registered(warm_up):
+        bpy.app.timers.register(warm_up, first_interval=WARM_UP_S, persistent=True)  # a file may load first
 
 
 def unregister() -> None:
+    STATE.drop_capture()
     STATE.driver.cancel()  # tell the server, then drop the socket
     STATE.driver.close()
-    if bpy.app.timers.is_registered(tick):
-        bpy.app.timers.unregister(tick)
+    for timer in (tick, warm_up):
+        if bpy.app.timers.is_registered(timer):
+            bpy.app.timers.unregister(timer)
     if on_load in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(on_load)
     del bpy.types.WindowManager.evlm

@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Name = Annotated[str, Field(min_length=1, max_length=255)]  # Blender 5: up to 255 bytes
+MAX_NAME = 255  # characters in a name (Blender 5: up to 255 bytes, so every Blender name fits)
+MAX_SCENE_NAME = 63
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Finite = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Vec3 = Annotated[list[Finite], Field(min_length=3, max_length=3)]
@@ -108,7 +110,7 @@ class Animation(_Model):
 
 
 class SceneGraph(_Model):
-    name: Annotated[str, Field(max_length=63)] = "Scene"
+    name: Annotated[str, Field(max_length=MAX_SCENE_NAME)] = "Scene"
     frame_current: int = 1
     objects: list[SceneObject] = Field(default_factory=list, max_length=10_000)
     materials: list[Material] = Field(default_factory=list, max_length=10_000)

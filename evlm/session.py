@@ -6,6 +6,8 @@ queue, reasoning stream, result, error, cancel, timeout) is tested without Blend
 
     idle -> capturing -> sent -> queued -> reasoning -> done | error | cancelled | timeout
 
+While capturing, the UI renders the views a few at a time and reports how many are done
+(`capture_progress`), so the status line moves view by view and Cancel works between views.
 A final state can start over (a new request). Events for another request id, or arriving after
 the session ended (a late reply to a cancelled request), are ignored.
 """
@@ -71,6 +73,7 @@ class Session:
         self.scene: SceneGraph | None = None
         self.views: list[tuple[View, bytes]] = []
         self.references: list[bytes] = []
+        self.captured, self.to_capture = 0, 0  # views rendered, views in the capture
         self.stage = ""  # the server's last progress stage (queued, reasoning, answer)
         self.queue_position = 0
         self.reasoning = ""
@@ -98,6 +101,17 @@ class Session:
         self.state = State.CAPTURING
         self.instruction = instruction
         self.started_at = self._clock()
+
+    def capture_progress(self, done: int, total: int) -> None:
+        """`done` of the capture's `total` views are rendered."""
+        if self.state != State.CAPTURING:
+            raise SessionError(f"capture progress while {self.state.value}")
+        for what, v in (("done", done), ("total", total)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{what} must be a non-negative integer, got {v!r}")
+        if done > total:
+            raise ValueError(f"{done} of {total} views: done exceeds the total")
+        self.captured, self.to_capture = done, total
 
     def start(
         self,
@@ -242,7 +256,9 @@ class Session:
                 return "Ready"
             return "Ready: server reachable" if self.reachable else "Server not reachable"
         if s == State.CAPTURING:
-            return "Capturing the scene..."
+            if not self.to_capture:
+                return "Capturing the scene..."
+            return f"Capturing views: {self.captured} of {self.to_capture}, {self.elapsed:.1f} s"
         if s == State.SENT:
             return "Sent, waiting for the server..."
         if s == State.QUEUED:

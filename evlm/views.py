@@ -24,6 +24,15 @@ from evlm.scene import Mark
 
 SENSOR_FITS = ("AUTO", "HORIZONTAL", "VERTICAL")
 WORLD_UP = (0.0, 0.0, 1.0)  # Blender is Z-up
+# The orbit views every renderer takes (Blender capture, evlm-synth, evlm-batch's mesh files).
+ORBIT_LENS_MM, ORBIT_SENSOR_MM = 50.0, 36.0
+ORBIT_ELEVATION_DEG = 28.0
+ORBIT_FILL = 0.9  # the framed box spans at most 90% of each orbit view
+ACTIVE_CAMERA_LABEL = "active camera"  # the view from the scene's camera (the prompt shows the label)
+
+
+def orbit_label(index: int) -> str:
+    return f"orbit {index}"
 
 
 def _vec(value: Sequence[float] | np.ndarray, n: int, what: str) -> np.ndarray:
@@ -167,6 +176,16 @@ def orbit_poses(
         distance = max(float(needed.max()), float((-along).max()) + 0.05 * radius, 1e-3)
         poses.append(look_at(center + outward * distance, center))
     return poses
+
+
+def orbit_cameras(
+    bbox_min: Sequence[float], bbox_max: Sequence[float], count: int, size: int
+) -> tuple[list[np.ndarray], list[float]]:
+    """The orbit views of a box: `count` poses (`orbit_poses` with the orbit lens, elevation and
+    fill) and their intrinsics, for square views of `size` pixels."""
+    intrinsics = camera_intrinsics(size, size, ORBIT_LENS_MM, ORBIT_SENSOR_MM)
+    poses = orbit_poses(bbox_min, bbox_max, count, intrinsics, size, size, ORBIT_ELEVATION_DEG, fill=ORBIT_FILL)
+    return poses, intrinsics
 
 
 def frame_samples(start: int, end: int, count: int) -> list[int]:

@@ -33,6 +33,7 @@ from trimesh.visual import ColorVisuals, TextureVisuals
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 from evlm import transforms
+from evlm.marks import number_marks
 from evlm.scene import Material, SceneGraph, SceneObject
 from evlm.transforms import compose, decompose, euler_xyz
 
@@ -183,10 +184,12 @@ def _clip6(values: Any) -> list[float]:
 
 
 def scene_graph(ms: MeshScene, name: str = "Scene") -> SceneGraph:
-    """The mesh scene as the wire contract sees it: MESH objects with marks 1, 2, ... and their materials."""
+    """The mesh scene as the wire contract sees it: MESH objects, numbered for set-of-marks by name
+    as capture numbers them (`evlm.marks.number_marks`), and their materials."""
     mats = material_names(ms)
+    marks = number_marks(ms.nodes)
     objects, materials, seen = [], [], set()
-    for mark, node in enumerate(ms.nodes, start=1):
+    for node in ms.nodes:
         world = ms.world(node)
         location, rotation, scale = decompose(world)
         lo, hi = ms.world_bounds(node)
@@ -196,7 +199,7 @@ def scene_graph(ms: MeshScene, name: str = "Scene") -> SceneGraph:
                 name=node, type="MESH", parent=parent if parent in ms.scene.graph.nodes_geometry else None,
                 location=_clip6(location), rotation=euler_xyz(rotation), scale=_clip6(scale),
                 dimensions=_clip6(hi - lo), bbox_min=_clip6(lo), bbox_max=_clip6(hi),
-                materials=[mats[node]], mark=mark,
+                materials=[mats[node]], mark=marks[node],
             )
         )  # fmt: skip
         if mats[node] not in seen:

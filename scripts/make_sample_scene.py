@@ -4,10 +4,11 @@ Run with a Python that has ``bpy`` (Blender as a module, 4.2 or newer), not the 
 
     /tmp/bpyenv/bin/python scripts/make_sample_scene.py --out examples/sample_scene
 
-Writes OUT/scene.blend (compressed), OUT/scene.json (an evlm.scene.SceneGraph) and
-OUT/views/view_{i}.png + view_{i}.json (evlm.scene.View), N Workbench orbit views. The checked-in
-scene.blend is written by Blender 5, which older Blenders cannot read: the Blender tests on 4.2
-rebuild it with `build_scene` and `set_render_settings`.
+Writes OUT/scene.blend (compressed), and what the add-on's capture makes of it: OUT/scene.json
+(an evlm.scene.SceneGraph) and OUT/views/view_{i}.png + view_{i}.json (evlm.scene.View), N
+Workbench orbit views with set-of-marks. `--capture-only` captures the existing scene.blend again.
+The checked-in scene.blend is written by Blender 5, which older Blenders cannot read: the Blender
+tests on 4.2 rebuild it with `build_scene` and `set_render_settings`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import math
 import re
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,8 +28,8 @@ import bmesh
 from mathutils import Matrix, Vector
 # isort: on
 
-from blender_addon.fcurves import fcurves
-from blender_addon.nodes import with_nodes
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # blender_addon from the source tree
+from blender_addon.nodes import with_nodes  # noqa: E402
 
 Box = tuple[tuple[float, float, float], tuple[float, float, float]]  # center, size
 
@@ -207,143 +209,31 @@ def set_render_settings(size: int) -> None:
     scene.render.use_stamp_date = scene.render.use_stamp_render_time = False  # byte-identical PNGs on reruns
 
 
-def render_orbits(out: Path, size: int, count: int, elevation: float = math.radians(28)) -> None:
-    scene = bpy.context.scene
-    set_render_settings(size)
-    corners = [o.matrix_world @ Vector(c) for o in scene.objects if o.type == "MESH" for c in o.bound_box]
-    lo = Vector(tuple(min(c[k] for c in corners) for k in range(3)))
-    hi = Vector(tuple(max(c[k] for c in corners) for k in range(3)))
-    center, main_camera = (lo + hi) / 2, scene.camera
+def write_capture(out: Path, size: int, count: int) -> float:
+    """The scene graph and the orbit views with set-of-marks, as the add-on captures them
+    (`blender_addon.capture`): OUT/scene.json, OUT/views/view_{i}.png + .json. Returns seconds."""
+    from blender_addon.capture import CaptureSettings, capture
+
     (out / "views").mkdir(parents=True, exist_ok=True)
     for stale in (out / "views").glob("view_*"):  # from an earlier run with more views
         stale.unlink()
-    for i in range(count):
-        cam = bpy.data.objects.new(f"orbit_{i}", bpy.data.cameras.new(f"orbit_{i}"))
-        scene.collection.objects.link(cam)
-        azimuth = -math.pi / 4 + 2 * math.pi * i / count  # view 0 looks from where "Camera" does
-        outward = Vector(
-            (math.cos(elevation) * math.cos(azimuth), math.cos(elevation) * math.sin(azimuth), math.sin(elevation))
-        )
-        cam.location = center + outward
-        look_at(cam, center)
-        rot = cam.rotation_euler.to_matrix()
-        right, up, forward = rot.col[0], rot.col[1], -rot.col[2]
-        tan_half = math.tan(cam.data.angle / 2)
-        # Closest distance at which every bounding-box corner falls inside the frustum, plus a margin.
-        dist = max(
-            max(abs((c - center).dot(right)), abs((c - center).dot(up))) / tan_half - (c - center).dot(forward)
-            for c in corners
-        )
-        cam.location = center + outward * dist * 1.02
-        scene.camera = cam
-        bpy.context.view_layer.update()
-        scene.render.filepath = str(out / "views" / f"view_{i}.png")
-        bpy.ops.render.render(write_still=True)
-        focal = cam.data.lens / cam.data.sensor_width * size  # sensor fit AUTO, square image
-        view = {
-            "label": f"orbit {i}",
-            "width": size,
-            "height": size,
-            "frame": scene.frame_current,
-            "pose": v4(v for row in cam.matrix_world for v in row),
-            "intrinsics": v4((focal, focal, size / 2, size / 2)),
-            "marks": [],
-        }
-        write_json(out / "views" / f"view_{i}.json", view)
-        camera_data = cam.data
-        bpy.data.objects.remove(cam)
-        bpy.data.cameras.remove(camera_data)
-    scene.camera, scene.render.filepath = main_camera, "//"  # no absolute path left in scene.blend
+    result = capture(bpy.context.scene, CaptureSettings(views=count, resolution=size))
+    for i, (view, png) in enumerate(result.views):
+        (out / "views" / f"view_{i}.png").write_bytes(png)
+        write_json(out / "views" / f"view_{i}.json", rounded(view.model_dump()))
+    write_json(out / "scene.json", rounded(result.scene.model_dump()))
+    return result.timings["total"]
 
 
-def scene_graph() -> dict:
-    scene = bpy.context.scene
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    objects, meshes = [], 0
-    for obj in scene.objects:
-        mw = obj.matrix_world
-        corners = (
-            [mw @ Vector(c) for c in obj.evaluated_get(depsgraph).bound_box] if obj.type == "MESH" else [mw.translation]
-        )
-        lo, hi = [min(c[k] for c in corners) for k in range(3)], [max(c[k] for c in corners) for k in range(3)]
-        meshes += obj.type == "MESH"
-        objects.append(
-            {
-                "name": obj.name,
-                "type": obj.type,
-                "parent": obj.parent.name if obj.parent else None,
-                "location": v4(mw.translation),
-                "rotation": v4(mw.to_euler("XYZ")),
-                "scale": v4(mw.to_scale()),
-                "dimensions": v4(h - lo_ for lo_, h in zip(lo, hi, strict=True)),
-                "bbox_min": v4(lo),
-                "bbox_max": v4(hi),
-                "visible": obj.visible_get() and not obj.hide_render,
-                "materials": [s.material.name for s in obj.material_slots if s.material],
-                "modifiers": [{"name": m.name, "type": m.type} for m in obj.modifiers],
-                "mark": meshes if obj.type == "MESH" else None,
-            }
-        )
-    materials = []
-    for mat in bpy.data.materials:
-        inputs = mat.node_tree.nodes["Principled BSDF"].inputs
-        materials.append(
-            {
-                "name": mat.name,
-                "base_color": v4(inputs["Base Color"].default_value),
-                "roughness": r4(inputs["Roughness"].default_value),
-                "metallic": r4(inputs["Metallic"].default_value),
-                "emission_color": v4(inputs["Emission Color"].default_value[:3]),
-                "emission_strength": r4(inputs["Emission Strength"].default_value),
-                "alpha": r4(inputs["Alpha"].default_value),
-            }
-        )
-    lights = [
-        {"name": o.name, "type": o.data.type, "color": v4(o.data.color), "energy": r4(o.data.energy)}
-        for o in scene.objects
-        if o.type == "LIGHT"
-    ]
-    cameras = [
-        {"name": o.name, "focal_length": r4(o.data.lens), "sensor_width": r4(o.data.sensor_width)}
-        for o in scene.objects
-        if o.type == "CAMERA"
-    ]
-    background = scene.world.node_tree.nodes["Background"].inputs
-    animated = []
-    for obj in scene.objects:
-        anim = obj.animation_data
-        if not (anim and anim.action):
-            continue
-        channels = [
-            {
-                "path": fc.data_path,
-                "index": fc.array_index,
-                "keyframes": [
-                    {"frame": r4(k.co[0]), "value": r4(k.co[1]), "interpolation": k.interpolation, "easing": k.easing}
-                    for k in fc.keyframe_points
-                ],
-            }
-            for fc in fcurves(obj)
-        ]
-        animated.append({"object": obj.name, "channels": channels})
-    return {
-        "name": scene.name,
-        "frame_current": scene.frame_current,
-        "objects": objects,
-        "materials": materials,
-        "lights": lights,
-        "cameras": cameras,
-        "world": {
-            "color": v4(background["Color"].default_value[:3]),
-            "strength": r4(background["Strength"].default_value),
-        },
-        "animation": {
-            "frame_start": scene.frame_start,
-            "frame_end": scene.frame_end,
-            "fps": r4(scene.render.fps / scene.render.fps_base),
-            "objects": animated,
-        },
-    }
+def rounded(value: object) -> object:
+    """Floats to 4 decimals, for files that read well and diff well."""
+    if isinstance(value, float):
+        return r4(value)
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return value
 
 
 def main() -> None:
@@ -351,18 +241,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("examples/sample_scene"), help="output folder")
     parser.add_argument("--size", type=int, default=256, help="view width and height in pixels")
     parser.add_argument("--views", type=int, default=6, help="number of orbit views")
+    parser.add_argument(
+        "--capture-only", action="store_true", help="keep OUT/scene.blend; only capture it again (json and views)"
+    )
     args = parser.parse_args()
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    build_scene()
-    built = time.perf_counter()
-    render_orbits(out, args.size, args.views)
-    rendered = time.perf_counter() - built
-    write_json(out / "scene.json", scene_graph())
     blend = out / "scene.blend"
-    blend.unlink(missing_ok=True)  # no scene.blend1 backup
-    bpy.ops.wm.save_as_mainfile(filepath=str(blend), compress=True)
+    if args.capture_only:
+        bpy.ops.wm.open_mainfile(filepath=str(blend))
+    else:
+        build_scene()
+        set_render_settings(args.size)  # saved in scene.blend; capture puts back what it changes
+    rendered = write_capture(out, args.size, args.views)
+    if not args.capture_only:
+        blend.unlink(missing_ok=True)  # no scene.blend1 backup
+        bpy.ops.wm.save_as_mainfile(filepath=str(blend), compress=True)
     print(f"wrote {out}: {args.views} views in {rendered:.1f} s, total {time.perf_counter() - start:.1f} s")
 
 

@@ -138,6 +138,28 @@ def test_cancel_while_capturing_sends_nothing() -> None:
     assert s.cancel() is None and s.state == State.CANCELLED
 
 
+def test_capture_progress_moves_the_status_view_by_view() -> None:
+    now = [0.0]
+    s = Session(clock=lambda: now[0])
+    s.begin_capture("x")
+    assert s.status_text() == "Capturing the scene..."
+    seen = []
+    for done in range(4):
+        now[0] += 0.5
+        s.capture_progress(done, 3)
+        seen.append(s.status_text())
+    assert seen == [f"Capturing views: {d} of 3, {0.5 * (d + 1):.1f} s" for d in range(4)]
+    for bad in ((4, 3), (-1, 3), (1.0, 3), (True, 3)):
+        with pytest.raises(ValueError):
+            s.capture_progress(*bad)
+    s.start("r1")
+    assert s.state == State.SENT and s.status_text().startswith("Sent")
+    with pytest.raises(SessionError, match="capture progress while sent"):
+        s.capture_progress(3, 3)
+    s.clear()
+    assert (s.captured, s.to_capture) == (0, 0)
+
+
 def test_local_failure() -> None:
     s = Session()
     s.begin_capture("x")

@@ -14,6 +14,9 @@ from PIL import Image
 
 from evlm.scene import Mark
 from evlm.views import (
+    ACTIVE_CAMERA_LABEL,
+    ORBIT_ELEVATION_DEG,
+    ORBIT_FILL,
     box_corners,
     camera_intrinsics,
     decode_bmp,
@@ -22,6 +25,8 @@ from evlm.views import (
     frame_samples,
     look_at,
     mark_scale,
+    orbit_cameras,
+    orbit_label,
     orbit_poses,
     project,
     project_box,
@@ -312,3 +317,12 @@ def test_bmp_top_down_and_errors() -> None:
     paletted = header + struct.pack("<IiiHHIIiiII", 40, 3, 2, 1, 8, 0, 0, 0, 0, 0, 0) + rows
     with pytest.raises(ValueError, match="8 bits"):
         decode_bmp(paletted)
+
+
+def test_orbit_cameras_are_the_orbit_lens_and_poses() -> None:
+    poses, k = orbit_cameras((-1, -1, 0), (1, 1, 1), 4, 384)
+    assert k == pytest.approx(K384)
+    expected = orbit_poses((-1, -1, 0), (1, 1, 1), 4, K384, 384, 384, ORBIT_ELEVATION_DEG, fill=ORBIT_FILL)
+    for a, b in zip(poses, expected, strict=True):
+        np.testing.assert_allclose(a, b)
+    assert (orbit_label(3), ACTIVE_CAMERA_LABEL) == ("orbit 3", "active camera")

@@ -14,9 +14,12 @@ other's data):
   living-room corner with a bouncing ball). Blender 5 wrote it and older Blenders cannot read
   it, so there it is rebuilt once per session by `scripts/make_sample_scene.py`, which made it.
 - `sample_scene`: that file opened. Returns the scene.
+- `renders`: a list that grows by one item per render Blender starts (a `render_pre` handler),
+  for as long as the test runs.
 - `scene_state`: a function `state(scene) -> dict`: everything a test may want to see unchanged
-  (frame, camera, selection, active object, object transforms, render / image / colour
-  management / display settings, data-block counts). Compare two calls with `==`.
+  (frame, camera, selection, active object, object transforms and colours, material and world
+  colours, render / image / colour management / display settings, data-block counts). Compare
+  two calls with `==`.
 """
 
 from __future__ import annotations
@@ -97,9 +100,12 @@ def factory_scene() -> Any:
     return _factory()
 
 
-def _material(name: str, color: tuple[float, float, float], **principled: Any) -> Any:
+def material(name: str, color: tuple[float, float, float], viewport: bool = True, **principled: Any) -> Any:
+    """A material whose Principled BSDF has this base colour (and other inputs); with `viewport`,
+    its viewport display colour too (without, it stays Blender's default grey, as artists leave it)."""
     mat = with_nodes(bpy.data.materials.new(name))
-    mat.diffuse_color = (*color, 1.0)  # what Workbench shows
+    if viewport:
+        mat.diffuse_color = (*color, 1.0)
     nodes = mat.node_tree.nodes
     bsdf = nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*color, 1.0)
@@ -108,7 +114,7 @@ def _material(name: str, color: tuple[float, float, float], **principled: Any) -
     return mat
 
 
-def _mesh_object(scene: Any, name: str, build: Callable[[Any], None], material: Any, collection: Any = None) -> Any:
+def mesh_object(scene: Any, name: str, build: Callable[[Any], None], material: Any, collection: Any = None) -> Any:
     bm = bmesh.new()
     build(bm)
     mesh = bpy.data.meshes.new(name)
@@ -121,7 +127,7 @@ def _mesh_object(scene: Any, name: str, build: Callable[[Any], None], material: 
     return obj
 
 
-def _box(size: tuple[float, float, float], center: tuple[float, float, float] = (0, 0, 0)) -> Callable[[Any], None]:
+def box(size: tuple[float, float, float], center: tuple[float, float, float] = (0, 0, 0)) -> Callable[[Any], None]:
     return lambda bm: bmesh.ops.create_cube(bm, size=1.0, matrix=Matrix.LocRotScale(center, None, size))
 
 
@@ -137,7 +143,7 @@ def build_animated_scene() -> AnimatedScene:
     ground_mat.roughness, ground_mat.metallic = 0.7, 0.0
     tree = ground_mat.node_tree
     tree.nodes.remove(tree.nodes["Principled BSDF"])  # no BSDF: the viewport values describe it
-    crate_mat = _material(
+    crate_mat = material(
         "Crate_Red",
         colors["Crate_Red"],
         Roughness=0.3,
@@ -145,22 +151,22 @@ def build_animated_scene() -> AnimatedScene:
         Alpha=0.9,
         **{"Emission Color": (0.1, 0.2, 0.3, 1.0), "Emission Strength": 1.5},
     )
-    lid_mat = _material("Lid_Yellow", colors["Lid_Yellow"])
-    ball_mat = _material("Ball_Blue", colors["Ball_Blue"], Roughness=0.4)
+    lid_mat = material("Lid_Yellow", colors["Lid_Yellow"])
+    ball_mat = material("Ball_Blue", colors["Ball_Blue"], Roughness=0.4)
 
     objects = {}
-    objects["Ground"] = _mesh_object(scene, "Ground", _box((4, 4, 0.1), (0, 0, -0.05)), ground_mat)
-    crate = objects["Crate"] = _mesh_object(scene, "Crate", _box((1, 1, 1)), crate_mat)
+    objects["Ground"] = mesh_object(scene, "Ground", box((4, 4, 0.1), (0, 0, -0.05)), ground_mat)
+    crate = objects["Crate"] = mesh_object(scene, "Crate", box((1, 1, 1)), crate_mat)
     crate.location, crate.rotation_euler, crate.scale = (1, 0.5, 0.5), (0, 0, math.radians(30)), (1.2, 1, 1)
     crate.modifiers.new("Bevel", "BEVEL").width = 0.05
-    lid = objects["Crate_Lid"] = _mesh_object(scene, "Crate_Lid", _box((0.6, 0.6, 0.1)), lid_mat)
+    lid = objects["Crate_Lid"] = mesh_object(scene, "Crate_Lid", box((0.6, 0.6, 0.1)), lid_mat)
     lid.parent = crate
     lid.location = (0, 0, 0.6)
 
     def sphere(bm: Any) -> None:
         bmesh.ops.create_uvsphere(bm, u_segments=24, v_segments=12, radius=0.3)
 
-    ball = objects["Ball"] = _mesh_object(scene, "Ball", sphere, ball_mat)
+    ball = objects["Ball"] = mesh_object(scene, "Ball", sphere, ball_mat)
     for index, keys in ((2, spec.BALL_Z_KEYS), (0, spec.BALL_X_KEYS)):
         for frame, value, _, _ in keys:
             ball.location[index] = value
@@ -170,11 +176,11 @@ def build_animated_scene() -> AnimatedScene:
         for point, (_, _, interpolation, easing) in zip(fc.keyframe_points, keys, strict=True):
             point.interpolation, point.easing = interpolation, easing
 
-    hidden = objects["Hidden_Box"] = _mesh_object(scene, "Hidden_Box", _box((0.3, 0.3, 0.3)), None)
+    hidden = objects["Hidden_Box"] = mesh_object(scene, "Hidden_Box", box((0.3, 0.3, 0.3)), None)
     hidden.location, hidden.hide_render = (-1.5, 1.5, 0.15), True
     stash = bpy.data.collections.new("Stash")
     scene.collection.children.link(stash)
-    spare = objects["Spare_Box"] = _mesh_object(scene, "Spare_Box", _box((0.3, 0.3, 0.3)), None, stash)
+    spare = objects["Spare_Box"] = mesh_object(scene, "Spare_Box", box((0.3, 0.3, 0.3)), None, stash)
     spare.location = (1.5, -1.5, 0.15)
     bpy.context.view_layer.layer_collection.children["Stash"].exclude = True
 
@@ -260,6 +266,7 @@ def state(scene: Any) -> dict[str, Any]:
         "render": scene.render,
         "image_settings": scene.render.image_settings,
         "view_settings": scene.view_settings,
+        "display_settings": scene.display_settings,
         "display": scene.display,
         "shading": scene.display.shading,
         "cycles": getattr(scene, "cycles", None),
@@ -271,9 +278,11 @@ def state(scene: Any) -> dict[str, Any]:
         "active": layer.objects.active.name if layer.objects.active else None,
         "selected": sorted(o.name for o in layer.objects if o.select_get()),
         "objects": {
-            o.name: [tuple(round(v, 6) for v in row) for row in o.matrix_world] + [tuple(o.location)]
+            o.name: [tuple(round(v, 6) for v in row) for row in o.matrix_world] + [tuple(o.location), tuple(o.color)]
             for o in scene.objects
         },
+        "materials": {m.name: (tuple(m.diffuse_color), m.roughness, m.metallic) for m in bpy.data.materials},
+        "world": tuple(scene.world.color) if scene.world else None,
         "images": sorted(i.name for i in bpy.data.images),
         "datablocks": datablock_counts(),
         **{name: rna_values(s) for name, s in structs.items() if s is not None},
@@ -283,6 +292,18 @@ def state(scene: Any) -> dict[str, Any]:
 @pytest.fixture
 def scene_state() -> Callable[[Any], dict[str, Any]]:
     return state
+
+
+@pytest.fixture
+def renders() -> Any:
+    started: list[str] = []
+
+    def count(scene: Any, *_: Any) -> None:
+        started.append(scene.render.engine)
+
+    bpy.app.handlers.render_pre.append(count)
+    yield started
+    bpy.app.handlers.render_pre.remove(count)
 
 
 # ---------------------------------------------------------------------- a real evlm-server

@@ -309,11 +309,17 @@ def drive(ui, limit_s: float = 120.0) -> set[State]:  # noqa: ANN001
     seen = set()
     end = time.monotonic() + limit_s
     while (interval := ui.tick()) is not None:
-        assert interval == ui.POLL_S
+        assert interval == (ui.CAPTURE_S if ui.STATE.session.state == State.CAPTURING else ui.POLL_S)
         seen.add(ui.STATE.session.state)
         assert time.monotonic() < end, "the request never ended"
-        time.sleep(0.02)
+        time.sleep(0.02 if interval == ui.POLL_S else 0)
     return seen
+
+
+def drive_capture(ui) -> None:  # noqa: ANN001
+    """Call the timer callback until the views are captured and the request sent."""
+    while ui.STATE.session.state == State.CAPTURING:
+        ui.tick()
 
 
 def configure(endpoint: str, feedback: Path | None) -> None:
@@ -336,11 +342,11 @@ def test_suggest_apply_and_feedback_end_to_end(addon, sample_scene, endpoint, tm
     bpy.context.window_manager.evlm.instruction = "make the corner feel cozier for an evening shot"
     assert bpy.ops.evlm.suggest() == {"FINISHED"}
     session = ui.STATE.session
-    assert session.state == State.SENT and bpy.app.timers.is_registered(ui.tick)
-    assert len(session.views) == 2 and session.scene.get_object("chair_02") is not None
+    assert session.state == State.CAPTURING and bpy.app.timers.is_registered(ui.tick)
     seen = drive(ui)
+    assert len(session.views) == 2 and session.scene.get_object("chair_02") is not None
     assert session.state == State.DONE, session.status_text()
-    assert seen & {State.SENT, State.QUEUED, State.REASONING}
+    assert State.CAPTURING in seen and seen & {State.SENT, State.QUEUED, State.REASONING}
     assert session.reasoning and session.suggestions and session.reachable is True
     log = draw_panel(ui)
     assert [e[2] for e in log if e[0] == "operator" and e[1] == "evlm.toggle_suggestion"] == [
@@ -436,9 +442,11 @@ def test_cancel_and_unreachable_server(addon, sample_scene, endpoint, tmp_path) 
     configure(endpoint, None)
     bpy.context.window_manager.evlm.instruction = "make it cozier"
     assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    assert ui.tick() == ui.CAPTURE_S and ui.tick() == ui.CAPTURE_S  # the views are being rendered
     assert bpy.ops.evlm.cancel() == {"FINISHED"}
-    assert ui.STATE.session.state == State.CANCELLED
+    assert ui.STATE.session.state == State.CANCELLED and ui.STATE.capture is None
     assert ui.tick() is None  # the timer stops itself
+    assert ui.STATE.driver._client is None  # nothing was sent
     assert "Cancelled" in labels(draw_panel(ui))
 
     configure(f"ipc://{tmp_path}/nobody.sock", None)
@@ -455,10 +463,64 @@ def test_cancel_and_unreachable_server(addon, sample_scene, endpoint, tmp_path) 
     assert ui.STATE.session.reachable is True
 
 
+def test_capture_keeps_blender_responsive_and_cancel_restores_the_scene(
+    addon, sample_scene, scene_state, renders
+) -> None:  # noqa: ANN001
+    """One Workbench render per timer tick, so Blender redraws between renders; the status line
+    counts the views; Cancel between two ticks leaves the scene exactly as it was and sends nothing.
+    (The 0.25 s between redraws is timed at 128 px here; scripts/bench_capture.py times it at 384 px.)"""
+    ui = addon
+    configure("tcp://127.0.0.1:5555", None)  # no server needed: nothing is sent
+    prefs().views, prefs().resolution = 6, 128
+    bpy.context.window_manager.evlm.instruction = "make it cozier"
+    before = scene_state(sample_scene)
+    assert bpy.app.timers.is_registered(ui.warm_up)  # once the add-on starts: Blender's first render
+    assert ui.warm_up() is None and scene_state(sample_scene) == before  # one-shot, leaves nothing
+    assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    assert ui.STATE.session.status_text().startswith("Capturing views: 0 of 6, ")
+    ticks, texts = [], []
+    while ui.STATE.session.captured < 4:
+        n, t0 = len(renders), time.perf_counter()
+        assert ui.tick() == ui.CAPTURE_S
+        ticks.append(time.perf_counter() - t0)
+        assert len(renders) - n <= 1  # one render per tick: Blender redraws in between
+        assert scene_state(sample_scene) == before  # and between ticks the scene is the artist's
+        texts.append(ui.STATE.session.status_text().split(",")[0])
+        assert any(t.startswith("Capturing views:") for t in labels(draw_panel(ui)))
+    assert max(ticks) < 0.25, ticks
+    assert list(dict.fromkeys(texts)) == [f"Capturing views: {k} of 6" for k in range(5)]
+    assert bpy.ops.evlm.cancel() == {"FINISHED"}
+    assert ui.tick() is None and ui.STATE.session.state == State.CANCELLED and ui.STATE.driver._client is None
+    assert scene_state(sample_scene) == before  # data-blocks and images included
+
+
+def test_a_reference_image_brings_the_active_camera_view(addon, sample_scene, endpoint, tmp_path) -> None:  # noqa: ANN001
+    from evlm_server.engine.prompt import view_label
+
+    ui = addon
+    configure(endpoint, None)
+    reference = tmp_path / "reference.png"
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(reference)
+    props = bpy.context.window_manager.evlm
+    props.instruction, props.reference = "copy the framing from the reference", str(reference)
+    assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    drive(ui)
+    views = [v for v, _ in ui.STATE.session.views]
+    assert [v.label for v in views] == ["orbit 0", "orbit 1", "active camera"]
+    assert ui.STATE.session.references == [reference.read_bytes()]
+    for prompt_format in (1, 2):  # what the model reads about that image
+        assert "active camera" in view_label(2, views[2], prompt_format)
+    prefs().active_camera_with_reference = False
+    assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    drive(ui)
+    assert [v.label for v, _ in ui.STATE.session.views] == ["orbit 0", "orbit 1"]
+
+
 def test_disable_while_a_request_is_in_flight(addon, sample_scene, endpoint) -> None:  # noqa: ANN001
     configure(endpoint, None)
     bpy.context.window_manager.evlm.instruction = "make it cozier"
     assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    drive_capture(addon)
     driver = addon.STATE.driver
     addon_utils.disable(ADDON, default_set=True, handle_error=_raise)
     assert not bpy.app.timers.is_registered(addon.tick) and driver._client is None
@@ -507,3 +569,19 @@ def test_built_extension_installs_and_enables_in_blender(tmp_path) -> None:  # n
         next(line for line in proc.stdout.splitlines() if line.startswith("SITE_HOLDS ")).split()[1].split(",")
     )
     assert "evlm" in installed and not installed & {"evlm_server", "training", "evlm_batch"}, installed
+
+
+def test_a_capture_whose_scene_went_away_fails_cleanly(addon, sample_scene) -> None:  # noqa: ANN001
+    """An undo between two ticks replaces the scene's data: the request ends with a message, not a traceback."""
+    ui = addon
+    configure("tcp://127.0.0.1:5555", None)
+    bpy.context.window_manager.evlm.instruction = "make it cozier"
+    assert bpy.ops.evlm.suggest() == {"FINISHED"}
+    assert ui.tick() == ui.CAPTURE_S
+    gone = bpy.data.scenes.new("gone")
+    ui.STATE.capture.scene = gone
+    bpy.data.scenes.remove(gone)  # what the run holds now refers to freed data
+    assert ui.tick() is None
+    session = ui.STATE.session
+    assert session.state == State.ERROR and session.error_code == "capture_failed" and "undo" in session.error
+    assert ui.STATE.capture is None and ui.STATE.driver._client is None
