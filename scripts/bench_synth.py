@@ -1,0 +1,116 @@
+"""Throughput of evlm-synth at the built-in model's recipe settings, with the machine's load.
+
+    .venv/bin/python scripts/bench_synth.py [--n 300] [--workers N] [--views 3 --size 64 --frames 3]
+
+Writes N examples (4 records each) to a temporary folder twice, the same seed both times: with
+one worker (the same-run baseline) and with --workers (default: every CPU), and prints examples/s,
+the projected time for 30,000 examples, and the load average before and after each run. Then it
+times the stages of one worker on the same examples (scene building, rendering, the rest: tasks,
+scoring, checks, PNG writing), which says where the time goes. The target (issue 14): 30,000
+examples in under 30 minutes on the project's 2-core machine, about 17 examples/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 30_000
+TARGET_MINUTES = 30.0
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _run(n: int, workers: int, views: int, size: int, frames: int, seed: int) -> float:
+    from training.synth.generate import Config, generate
+
+    out = Path(tempfile.mkdtemp(prefix="bench_synth_"))
+    try:
+        start = time.perf_counter()
+        generate(Config(n=n, out=out / "d", seed=seed, workers=workers, views=views, size=size, frames=frames,
+                        progress=False))  # fmt: skip
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _stages(n: int, views: int, size: int, frames: int, seed: int) -> dict[str, float]:
+    """Seconds per stage over n examples in this process (one worker)."""
+    from training.synth import render, scenes
+    from training.synth.generate import Config, _init_worker, _work
+
+    spent = {"scene": 0.0, "render": 0.0}
+    build, views_fn = scenes.build_scene, render.render_views
+
+    def timed(key, fn):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - t0
+
+        return wrapper
+
+    import training.synth.generate as generate
+
+    out = Path(tempfile.mkdtemp(prefix="bench_synth_"))
+    generate.build_scene, generate.render.render_views = timed("scene", build), timed("render", views_fn)
+    try:
+        _init_worker(Config(n=n, out=out, seed=seed, views=views, size=size, frames=frames))
+        start = time.perf_counter()
+        for i in range(n):
+            _work(i)
+        total = time.perf_counter() - start
+    finally:
+        generate.build_scene, generate.render.render_views = build, views_fn
+        shutil.rmtree(out, ignore_errors=True)
+    return {"total": total, "scene": spent["scene"], "render": spent["render"],
+            "rest": total - spent["scene"] - spent["render"]}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=300, help="examples per run (default 300)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: every CPU)")
+    parser.add_argument("--views", type=int, default=3)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.workers < 1:
+        print("error: --n and --workers must be at least 1", file=sys.stderr)
+        return 2
+    os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    print(f"evlm-synth, {args.n} examples, {args.views} views of {args.size} px, {args.frames} frames; "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    rows = []
+    for workers in dict.fromkeys([1, args.workers]):
+        before = _load()
+        seconds = _run(args.n, workers, args.views, args.size, args.frames, args.seed)
+        rate = args.n / seconds
+        rows.append((workers, seconds, rate, before, _load()))
+    print("| workers | seconds | examples/s | 30,000 examples | load before | load after |")
+    print("|---:|---:|---:|---:|---|---|")
+    for workers, seconds, rate, before, after in rows:
+        print(f"| {workers} | {seconds:.1f} | {rate:.1f} | {TARGET / rate / 60:.1f} min | {before} | {after} |")
+    best = max(r[2] for r in rows)
+    verdict = "met" if TARGET / best / 60 < TARGET_MINUTES else "NOT met"
+    print(f"target: {TARGET:,} examples in under {TARGET_MINUTES:.0f} min ({TARGET / TARGET_MINUTES / 60:.1f} examples/s): "
+          f"{verdict} ({TARGET / best / 60:.1f} min)")  # fmt: skip
+    st = _stages(min(args.n, 100), args.views, args.size, args.frames, args.seed)
+    print(f"one worker, {min(args.n, 100)} examples: scene building {st['scene'] / st['total']:.0%}, rendering "
+          f"{st['render'] / st['total']:.0%}, the rest (tasks, scores, checks, PNGs) {st['rest'] / st['total']:.0%} "
+          f"of {st['total']:.1f} s (load {_load()})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
