@@ -38,13 +38,15 @@ def plain_generate(model_path: Path, views, scene: SceneGraph, instruction: str,
 
     from evlm_server.engine.base import EngineRequest
     from evlm_server.engine.hf import load_processor
-    from evlm_server.engine.prompt import ASSISTANT_PREFIX, build_messages, request_images
+    from evlm_server.engine.prompt import ASSISTANT_PREFIX, build_messages, read_prompt_format, request_images
 
     processor = load_processor(model_path)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=torch.float32).eval()
     images = [Image.open(io.BytesIO(png)).convert("RGB") for _, png in views]
     request = EngineRequest(id="b", instruction=instruction, scene=scene, views=[v for v, _ in views], images=images)
-    text = processor.apply_chat_template(build_messages(request), tokenize=False, add_generation_prompt=True)
+    text = processor.apply_chat_template(
+        build_messages(request, read_prompt_format(model_path)), tokenize=False, add_generation_prompt=True
+    )
     inputs = processor(text=[text + ASSISTANT_PREFIX], images=request_images(request), return_tensors="pt")
     times = []
     with torch.inference_mode():

@@ -135,11 +135,13 @@ def sft_model(checkpoint, data, tmp_path_factory) -> Path:
     from training.sft import train_sft
 
     out = tmp_path_factory.mktemp("sft")
-    cfg = config_from_dict(_cfg(checkpoint, data, out, steps=SFT_STEPS, batch_size=8, eval_split="val", eval_every=30))
-    return train_sft(cfg, echo=False)
+    cfg = _cfg(checkpoint, data, out, steps=SFT_STEPS, batch_size=8, eval_split="val", eval_every=30)
+    return train_sft(config_from_dict(cfg | {"prompt_format": 2}), echo=False)  # the base says nothing: format 1
 
 
-def test_sft_learns_the_examples(sft_model):
+def test_sft_learns_the_examples(sft_model, checkpoint):
+    from evlm_server.engine.prompt import read_prompt_format
+
     out = sft_model.parent
     rows = read_log(out / "log.jsonl")
     losses = [r["loss"] for r in rows if "loss" in r]
@@ -149,6 +151,7 @@ def test_sft_learns_the_examples(sft_model):
     assert evals[-1] < evals[0]
     assert (out / "loss.png").stat().st_size > 1000
     assert (sft_model / "config.json").is_file() and (sft_model / "tokenizer.json").is_file()
+    assert read_prompt_format(checkpoint) == 1 and read_prompt_format(sft_model) == 2  # served as trained
 
 
 def _engine_answers(model: Path, data: Path) -> tuple[list, list]:
@@ -242,3 +245,4 @@ def test_alignment_first_loss_is_exact_and_training_moves_it(checkpoint, data, t
     else:
         assert evals[-1]["eval_reward_acc"] == 1.0
     assert (tmp_path / mode / "model" / "config.json").is_file()
+    assert json.loads((tmp_path / mode / "model" / "evlm.json").read_text()) == {"prompt_format": 1}  # the base's

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evlm_server.engine.prompt import read_prompt_format, write_prompt_format
 from training.dist import Dist
 
 MODES = ("sft", "rkto", "kto", "dpo")
@@ -65,6 +66,7 @@ class TrainConfig:
     lora: dict | None = None  # None: full fine-tuning; {} or {r, alpha, dropout, target_modules}: LoRA
     freeze_vision: bool = True  # keep the vision tower frozen (full fine-tuning)
     max_length: int | None = None  # longer examples are an error (never truncated)
+    prompt_format: int | None = None  # None: the base model's (its evlm.json); a number moves the model to it
     eval_every: int = 50  # steps (0: only at the end)
     eval_limit: int | None = None  # at most N eval examples
     save_every: int = 50  # steps (0: only at the end)
@@ -397,6 +399,11 @@ _WEIGHT_FILES = ("config.json", "generation_config.json")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
+def prompt_format_of(cfg: TrainConfig) -> int:
+    """The prompt format this run trains on: the config's, else the base model's."""
+    return cfg.prompt_format if cfg.prompt_format is not None else read_prompt_format(cfg.model)
+
+
 def export_model(model, base: str | Path, dst: str | Path) -> Path:
     """`dst`: a plain Hugging Face folder: the model's weights (LoRA merged) via
     `save_pretrained`, plus the base checkpoint's processor and tokenizer files, copied as they
@@ -420,6 +427,7 @@ def finish_run(cfg: TrainConfig, model, log: Logger, title: str, dist: Dist) -> 
     if dist.is_main:
         plot_losses(log.path, out.parent / "loss.png", title)
         export_model(dist.unwrap(model), cfg.model, out)
+        write_prompt_format(out, prompt_format_of(cfg))  # served as it was trained
     dist.barrier()
     dist.end()
     return out

@@ -125,7 +125,9 @@ class FastEngine(HFEngine):
             raise Cancelled(req.id)
         schema = plan_json_schema(req.scene, req.max_suggestions)
         constraint = self.grammar.constraint(self.grammar.compile(schema), self.max_answer_tokens)
-        template = self.processor.apply_chat_template(build_messages(req), tokenize=False, add_generation_prompt=True)
+        template = self.processor.apply_chat_template(
+            build_messages(req, self.prompt_format), tokenize=False, add_generation_prompt=True
+        )
         images = request_images(req)
         inputs = self.processor(text=[template + ASSISTANT_PREFIX], images=images or None, return_tensors="pt")
         row = Row(0, req, constraint)

@@ -37,6 +37,7 @@ from evlm_server.engine.prompt import (
     ASSISTANT_PREFIX,
     THINK_END,
     build_messages,
+    read_prompt_format,
     request_images,
 )
 from evlm_server.engine.stages import Row, StageDecoder
@@ -115,6 +116,7 @@ class HFEngine:
             raise ValueError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
         self.model = model.to(device).eval()
         self.path, self.device, self.dtype = path, torch.device(device), dtype
+        self.prompt_format = read_prompt_format(path)  # serve the prompt it was trained on
         self.max_reasoning_tokens = max_reasoning_tokens
         self.max_answer_tokens = max_answer_tokens
         self.max_batch = max_batch
@@ -195,7 +197,7 @@ class HFEngine:
         texts, images = [], []
         for row in rows:
             template = self.processor.apply_chat_template(
-                build_messages(row.req), tokenize=False, add_generation_prompt=True
+                build_messages(row.req, self.prompt_format), tokenize=False, add_generation_prompt=True
             )
             texts.append(template + ASSISTANT_PREFIX)
             images += request_images(row.req)
