@@ -7,7 +7,7 @@ of records whose plan uses it and the families whose instructions call for it; t
 families and of answers with several suggestions; and, with a tokenizer (default: the built-in
 model's), the mean reasoning and answer tokens per record as the trainer counts them
 (`training.data.format.reasoning_text` / `answer_text`), and the mean tokens of the scene graph
-as the prompt writes it today (`SceneGraph.to_prompt_json`). `--markdown` prints the op table as the
+in the prompt (format 1: `SceneGraph.to_prompt_json`; format 2: `evlm.scenetext.scene_text`). `--markdown` prints the op table as the
 README shows it. Exit status 1 when an op of the vocabulary is missing or one is above 12%.
 """
 
@@ -58,15 +58,20 @@ def stats(records: list[Record], tokenizer: Path | None) -> dict:
     if tokenizer is not None:
         from tokenizers import Tokenizer
 
+        from evlm.scenetext import scene_text
         from training.data.format import answer_text, reasoning_text
 
         tok = Tokenizer.from_file(str(tokenizer))
         rt = [len(tok.encode(reasoning_text(r.reasoning), add_special_tokens=False).ids) for r in gold]
         at = [len(tok.encode(answer_text(r.plan), add_special_tokens=False).ids) for r in gold]
-        # the scene graph as the prompt carries it today (the prompt's biggest text part)
-        st = [len(tok.encode(r.scene.to_prompt_json(), add_special_tokens=False).ids) for r in gold if r.scene]
+        # the scene graph as the prompt writes it (the prompt's biggest text part): JSON (format 1)
+        # and one line per thing (format 2, evlm.scenetext)
+        scenes = [r.scene for r in gold if r.scene]
+        s1 = [len(tok.encode(g.to_prompt_json(), add_special_tokens=False).ids) for g in scenes]
+        s2 = [len(tok.encode(scene_text(g), add_special_tokens=False).ids) for g in scenes]
         out["tokens"] = {"reasoning_mean": sum(rt) / n, "answer_mean": sum(at) / n, "reasoning_max": max(rt),
-                         "answer_max": max(at), "scene_graph_mean": sum(st) / max(1, len(st))}  # fmt: skip
+                         "answer_max": max(at), "scene_json_mean": sum(s1) / max(1, len(s1)),
+                         "scene_text_mean": sum(s2) / max(1, len(s2))}  # fmt: skip
     return out
 
 

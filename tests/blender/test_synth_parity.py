@@ -24,11 +24,12 @@ import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
-from bpy_extras import anim_utils  # noqa: E402
 from mathutils import Euler, Matrix  # noqa: E402
 
 from blender_addon.apply import apply_suggestion  # noqa: E402
 from blender_addon.capture import extract_scene_graph  # noqa: E402
+from blender_addon.fcurves import fcurves  # noqa: E402
+from blender_addon.nodes import with_nodes  # noqa: E402
 from evlm.edits import Suggestion  # noqa: E402
 from evlm.scene import SceneGraph  # noqa: E402
 
@@ -53,7 +54,7 @@ def specs(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 
 # ---------------------------------------------------------------- rebuilding a scene
 def _material(m: dict) -> Any:
-    mat = bpy.data.materials.new(m["name"])
+    mat = with_nodes(bpy.data.materials.new(m["name"]))
     mat.diffuse_color = m["base_color"]
     bsdf = mat.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = m["base_color"]
@@ -117,7 +118,7 @@ def build(spec: dict) -> Any:
             child, parent = objs[o["name"]], objs[o["parent"]]
             child.parent = parent
             child.matrix_parent_inverse = parent.matrix_basis.inverted()
-    world = bpy.data.worlds.new("World")
+    world = with_nodes(bpy.data.worlds.new("World"))
     scene.world = world
     world.color = graph["world"]["color"]
     background = world.node_tree.nodes["Background"]
@@ -133,9 +134,8 @@ def build(spec: dict) -> Any:
             for k in ch["keyframes"]:
                 getattr(obj, ch["path"])[ch["index"]] = k["value"]
                 obj.keyframe_insert(ch["path"], index=ch["index"], frame=k["frame"])
-        bag = anim_utils.action_get_channelbag_for_slot(obj.animation_data.action, obj.animation_data.action_slot)
         for ch in track["channels"]:
-            fc = next(f for f in bag.fcurves if f.data_path == ch["path"] and f.array_index == ch["index"])
+            (fc,) = fcurves(obj, ch["path"], ch["index"])
             for point, k in zip(fc.keyframe_points, ch["keyframes"], strict=True):
                 point.interpolation, point.easing = k["interpolation"], k["easing"]
     scene.frame_set(graph["frame_current"])

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from evlm.edits import EditPlan
 from evlm.scene import Light
-from training.synth.kinds import COLORS
 
 
 @dataclass
@@ -71,11 +70,6 @@ def fmt_vec(v: Sequence[float]) -> str:
 
 def fmt_color(c: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:.2f}" for v in c[:3]) + ")"
-
-
-def color_name(c: Sequence[float]) -> str:
-    """The palette name nearest a linear RGB colour."""
-    return min(COLORS, key=lambda n: sum((a - b) ** 2 for a, b in zip(COLORS[n], c[:3], strict=False)))
 
 
 def light_text(light: Light) -> str:

@@ -43,6 +43,7 @@ from evlm.scene import (
     SceneObject,
     World,
 )  # fmt: skip
+from evlm.scenetext import colour_name
 from evlm.views import look_at
 from training.synth.kinds import COLORS, KINDS, LOOKS, Kind, Piece, box, merge
 
@@ -65,7 +66,7 @@ class SynthObject:
     location: np.ndarray  # world location of its origin at rest (frame 1)
     rotation_z: float  # world rotation about Z at rest
     materials: list[str]  # per slot (NO_MATERIAL: none)
-    color: str  # colour name of its main slot
+    color: str  # what its main slot's colour is called (evlm.scenetext.colour_name, as the prompt says)
     mark: int | None = None
     parent: str | None = None
     role: str = "main"  # "main" for a kind's root piece; "shade", "wheel_fl", "head" for the others
@@ -315,6 +316,9 @@ class _Materials:
         self.colour_of: dict[str, str] = {}
         self.white_emission = bool(rng.random() < 0.8)  # Blender 4+: emission colour white at strength 0
 
+    def base_color(self, name: str) -> list[float]:
+        return (self.made[name] if name != NO_MATERIAL else DEFAULT_MATERIAL).base_color[:3]
+
     def make(self, look_key: str, avoid: set[str]) -> str:
         rng, look = self.rng, LOOKS[look_key]
         fresh = [c for c in look.colors if c not in avoid]
@@ -398,7 +402,9 @@ class _Builder:
             stem = str(rng.choice(kind.stems))
         if descriptive:
             self.kind_stems.setdefault(kind_key, stem)
-        used_colours = {o.color for u in self.units for o in u.objects if o.kind == kind_key}
+        used_colours = {
+            self.materials.colour_of.get(o.materials[0]) for u in self.units for o in u.objects if o.kind == kind_key
+        }
         c, s = math.cos(rz), math.sin(rz)
         root_name = ""
         for i, p in enumerate(pieces):
@@ -429,7 +435,7 @@ class _Builder:
                 [c * off[0] - s * off[1], s * off[0] + c * off[1], off[2]]
             )
             slot = min(kind.main_slot if i == 0 else 0, len(mats) - 1)
-            colour = self.materials.colour_of.get(mats[slot], "white")
+            colour = colour_name(self.materials.base_color(mats[slot]))
             obj = SynthObject(name, kind_key, parts, loc, rz, mats, colour, parent=root_name if i else None,
                               role=p.role, scale=self._scale(kind_key, p, descriptive))  # fmt: skip
             unit.objects.append(obj)
@@ -647,7 +653,7 @@ def _floor(b: _Builder, lo: np.ndarray, hi: np.ndarray) -> _Unit:
     mat = b.materials.make("floor", set())
     centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, 0.0])
     mesh = merge([box(float(size[0]), float(size[1]), 0.02, z0=-0.02)])
-    obj = SynthObject(name, "floor", [(mesh, 0)], centre, 0.0, [mat], b.materials.colour_of.get(mat, "gray"))
+    obj = SynthObject(name, "floor", [(mesh, 0)], centre, 0.0, [mat], colour_name(b.materials.base_color(mat)))
     unit = _Unit(objects=[obj])
     b.units.append(unit)
     return unit

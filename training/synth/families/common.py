@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from evlm.edits import EditPlan, parse_plan
+from evlm.scenetext import colour_name
 from training.synth.kinds import COLORS
 from training.synth.language import Ask, NoPhrasing, compose, frames_for
-from training.synth.reasoning import Decision, color_name, fmt, fmt_color, tidy
+from training.synth.reasoning import Decision, fmt, fmt_color, tidy
 from training.synth.render import Shot
 from training.synth.scenes import NO_MATERIAL, SynthScene, main_slot
 
@@ -211,7 +212,7 @@ def material_edit(scene: SynthScene, names: list[str], values: dict) -> tuple[li
         color = values.get("color", current.base_color[:3])
         roughness = values.get("roughness", current.roughness)
         metallic = values.get("metallic", current.metallic)
-        new = f"{color_name(color).title()}_{first.name}"[:60]
+        new = f"{colour_name(color).title()}_{first.name}"[:60]
         ops = [{"op": "assign_material", "targets": list(names), "name": new, "base_color": list(color),
                 "roughness": roughness, "metallic": metallic, "slot": slot}]  # fmt: skip
         if "alpha" in values:
@@ -241,3 +242,9 @@ def _values_text(values: dict, current=None) -> str:  # noqa: ANN001
 
 def palette(name: str) -> list[float]:
     return [float(c) for c in COLORS[name]]
+
+
+def other_colours(seen: str) -> list[str]:
+    """Palette colours an object called `seen` (its colour as the prompt names it) does not
+    already look like: a recolour to one of them changes something."""
+    return [c for c in COLORS if colour_name(COLORS[c]) != seen]

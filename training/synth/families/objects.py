@@ -33,6 +33,7 @@ from training.synth.families.common import (
     keys_stay,
     make_plan,
     material_edit,
+    other_colours,
     other_objects,
     palette,
     phrase,
@@ -41,7 +42,6 @@ from training.synth.families.common import (
     task,
     weights_of,
 )
-from training.synth.kinds import COLORS
 from training.synth.language import Ask, plural
 from training.synth.reasoning import Decision, fmt, fmt_color, fmt_vec, upper_first
 from training.synth.referring import Reference, fits, noun, pick_group, refer, resolve
@@ -512,7 +512,7 @@ def _recolor(ctx: Context, variant: str) -> Task | None:
         word = ctx.choice(list(words_))
         goal_name = key.replace("_", " ")
     else:
-        word = ctx.choice([c for c in COLORS if c != obj.color])
+        word = ctx.choice(other_colours(obj.color))
         values, goal_name = {"color": palette(word)}, word
     intent = (
         "assign_material"

@@ -10,10 +10,21 @@ edited in place: the target gets its own). A wrong magnitude goes only part of t
 from __future__ import annotations
 
 from evlm.scene import Material
-from training.synth.families.common import Context, Task, clip01, lerp, make_plan, material_edit, other_objects, phrase
+from evlm.scenetext import colour_name
+from training.synth.families.common import (
+    Context,
+    Task,
+    clip01,
+    lerp,
+    make_plan,
+    material_edit,
+    other_colours,
+    other_objects,
+    phrase,
+)
 from training.synth.kinds import COLORS, LOOKS
 from training.synth.language import Ask
-from training.synth.reasoning import Decision, color_name, fmt
+from training.synth.reasoning import Decision, fmt
 from training.synth.referring import display_color, facts, refer, resolve
 from training.synth.render import render_object, render_swatch
 
@@ -57,7 +68,7 @@ def propose(ctx: Context) -> Task | None:
         about = f"reference = {src_ref.phrase} -> {source} ({facts(ctx, source, src_ref.how)})"
     else:
         source = None
-        color = ctx.choice([c for c in COLORS if c != scene.get(target).color])
+        color = ctx.choice(other_colours(scene.get(target).color))
         look = LOOKS[ctx.choice(FINISHES)]
         roughness = clip01(look.roughness + float(rng.uniform(-0.1, 0.1)))
         goal = (list(COLORS[color]), roughness, look.metallic)
@@ -88,7 +99,7 @@ def propose(ctx: Context) -> Task | None:
         ops, words = material_edit(scene, [t], values)
         share = "" if a == 1.0 else f" ({int(a * 100)}% of the way)"
         plan = make_plan(
-            f"Give {t} the reference look: {color_name(want[0])}, {_finish(want[1], want[2])}.",
+            f"Give {t} the reference look: {colour_name(want[0])}, {_finish(want[1], want[2])}.",
             [(f"Match {t} to the reference", "Copy the reference material: color and finish.", 0.85, ops)],
         )
         return Decision(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from evlm.scenetext import colour_name
 from training.synth.families.attributes import ATTRIBUTES
-from training.synth.families.common import Context, Task, make_plan, material_edit, palette, phrase
+from training.synth.families.common import Context, Task, make_plan, material_edit, other_colours, palette, phrase
 from training.synth.families.degree import degree_task
 from training.synth.heldout import HELD_OUT_COMPOSITIONS
 from training.synth.kinds import COLORS
@@ -111,7 +112,7 @@ def _recolor_task(ctx: Context, target: str, ref: Reference, resolve, distractor
     if not distractors:
         return None
     current = display_color(scene, scene.get(target))
-    new = ctx.choice([c for c in COLORS if c != current and NEAR[c] != current])
+    new = ctx.choice([c for c in other_colours(current) if colour_name(COLORS[NEAR[c]]) != current])
     ask = Ask(ref.phrase, [f"make {{s}} {new}", f"paint {{s}} {new}", f"turn {{s}} {new}", f"change {{s}} to {new}",
                            f"color {{s}} {new}", f"repaint {{s}} {new}"], new)  # fmt: skip
     text, frame, _ = phrase(ctx, ask)
