@@ -1,13 +1,16 @@
 """Throughput of evlm-synth at the built-in model's recipe settings, with the machine's load.
 
-    .venv/bin/python scripts/bench_synth.py [--n 300] [--workers N] [--views 3 --size 64 --frames 3]
+    .venv/bin/python scripts/bench_synth.py [--n 300] [--workers N] [--against REV] [--views 3 --size 64 --frames 3]
 
-Writes N examples (4 records each) to a temporary folder twice, the same seed both times: with
-one worker (the same-run baseline) and with --workers (default: every CPU), and prints examples/s,
-the projected time for 30,000 examples, and the load average before and after each run. Then it
-times the stages of one worker on the same examples (scene building, rendering, the rest: tasks,
-scoring, checks, PNG writing), which says where the time goes. The target (issue 14): 30,000
-examples in under 30 minutes on the project's 2-core machine, about 17 examples/s.
+Writes N examples (4 records each) to a temporary folder with one worker and with --workers
+(default: every CPU), the same seed, and prints examples/s, the projected time for 30,000
+examples, and the load average before and after each run (this machine is shared: the load says
+how far a figure can be trusted). `--against REV` is the same-run baseline: the generator of git
+revision REV (its `evlm/` and `training/`, checked out into a temporary folder) runs the same
+settings right after, in its own process. Then the stages of one worker on the same examples are
+timed (scene building, rendering, the rest: tasks, scoring, checks, PNG writing), which says
+where the time goes. The target (issue 14): 30,000 examples in under 30 minutes on the project's
+2-core machine, about 17 examples/s.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGET = 30_000
 TARGET_MINUTES = 30.0
@@ -39,6 +45,23 @@ def _run(n: int, workers: int, views: int, size: int, frames: int, seed: int) ->
         return time.perf_counter() - start
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _run_revision(rev: str, n: int, workers: int, views: int, size: int, frames: int, seed: int) -> float:
+    """Seconds for revision `rev`'s evlm-synth to write the same examples (its own process)."""
+    tmp = Path(tempfile.mkdtemp(prefix="bench_synth_rev_"))
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "evlm", "training"], check=True,
+                                 capture_output=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        env = {**os.environ, "PYTHONPATH": str(tmp)}
+        cmd = [sys.executable, "-m", "training.synth.cli", "--n", str(n), "--out", str(tmp / "d"), "--seed", str(seed),
+               "--workers", str(workers), "--views", str(views), "--size", str(size), "--frames", str(frames), "--quiet"]  # fmt: skip
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=tmp, env=env, capture_output=True)
+        return time.perf_counter() - start
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _stages(n: int, views: int, size: int, frames: int, seed: int) -> dict[str, float]:
@@ -84,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--against", metavar="REV", help="git revision whose generator is the same-run baseline")
     args = parser.parse_args(argv)
     if args.n < 1 or args.workers < 1:
         print("error: --n and --workers must be at least 1", file=sys.stderr)
@@ -93,15 +117,20 @@ def main(argv: list[str] | None = None) -> int:
           f"{os.cpu_count()} CPUs")  # fmt: skip
     rows = []
     for workers in dict.fromkeys([1, args.workers]):
-        before = _load()
-        seconds = _run(args.n, workers, args.views, args.size, args.frames, args.seed)
-        rate = args.n / seconds
-        rows.append((workers, seconds, rate, before, _load()))
-    print("| workers | seconds | examples/s | 30,000 examples | load before | load after |")
-    print("|---:|---:|---:|---:|---|---|")
-    for workers, seconds, rate, before, after in rows:
-        print(f"| {workers} | {seconds:.1f} | {rate:.1f} | {TARGET / rate / 60:.1f} min | {before} | {after} |")
-    best = max(r[2] for r in rows)
+        for rev in [None] + ([args.against] if args.against else []):
+            before = _load()
+            if rev is None:
+                seconds = _run(args.n, workers, args.views, args.size, args.frames, args.seed)
+            else:
+                seconds = _run_revision(rev, args.n, workers, args.views, args.size, args.frames, args.seed)
+            rows.append((rev or "this checkout", workers, seconds, args.n / seconds, before, _load()))
+    print("| generator | workers | seconds | examples/s | 30,000 examples | load before | load after |")
+    print("|---|---:|---:|---:|---:|---|---|")
+    for name, workers, seconds, rate, before, after in rows:
+        print(
+            f"| {name} | {workers} | {seconds:.1f} | {rate:.1f} | {TARGET / rate / 60:.1f} min | {before} | {after} |"
+        )
+    best = max(r[3] for r in rows if r[0] == "this checkout")
     verdict = "met" if TARGET / best / 60 < TARGET_MINUTES else "NOT met"
     print(f"target: {TARGET:,} examples in under {TARGET_MINUTES:.0f} min ({TARGET / TARGET_MINUTES / 60:.1f} examples/s): "
           f"{verdict} ({TARGET / best / 60:.1f} min)")  # fmt: skip

@@ -28,7 +28,9 @@ FAMILY = "vague_degree"
 
 
 def propose(ctx: Context) -> Task | None:
-    weights = {k: 2.0 if k in ("turn", "size_up") else 1.0 for k in ATTRIBUTES}
+    # size and turns are asked for most; the three floor moves share translate with placement
+    weights = {k: {"turn": 2.0, "size_up": 2.0, "move_left": 0.6, "move_right": 0.6, "move_closer": 0.6}.get(k, 1.0)
+               for k in ATTRIBUTES}  # fmt: skip
     return first_task(ctx, weights, lambda k: _attribute_task(ctx, ATTRIBUTES[k]))
 
 
