@@ -112,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1 or args.workers < 1:
         print("error: --n and --workers must be at least 1", file=sys.stderr)
         return 2
+    if args.against:
+        found = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{args.against}^{{commit}}"],
+                               capture_output=True)  # fmt: skip
+        if found.returncode != 0:
+            print(f"error: --against {args.against!r} is not a commit of this repository", file=sys.stderr)
+            return 2
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
     print(f"evlm-synth, {args.n} examples, {args.views} views of {args.size} px, {args.frames} frames; "
           f"{os.cpu_count()} CPUs")  # fmt: skip

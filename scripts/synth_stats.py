@@ -89,11 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the op table as markdown")
     parser.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER, help="tokenizer.json for token counts")
     parser.add_argument("--no-tokens", action="store_true", help="skip the token counts")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage and the error
+        return int(e.code or 0)
     if not args.data.is_dir():
         print(f"error: {args.data} is not a dataset folder", file=sys.stderr)
         return 2
-    records = load(args.data)
+    try:
+        records = load(args.data)
+    except ValueError as e:  # pydantic's ValidationError: a line that is not a record
+        print(f"error: {args.data}: not a dataset of records ({str(e).splitlines()[0]})", file=sys.stderr)
+        return 2
     if not records:
         print(f"error: no records in {args.data}", file=sys.stderr)
         return 2

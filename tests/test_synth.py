@@ -537,6 +537,28 @@ def test_cli_rejects_bad_input_clearly(
     assert not (tmp_path / "x" / "train.jsonl").exists()
 
 
+def test_export_and_stats_refuse_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import importlib.util
+
+    from training.synth import export
+
+    assert export.main(["--seeds", "-1", "--out", str(tmp_path / "s.json")]) == 2
+    assert "non-negative" in capsys.readouterr().err
+    assert export.main(["--seeds", "1", "--out", str(tmp_path / "missing" / "s.json")]) == 2
+    assert "no folder" in capsys.readouterr().err
+    assert export.main(["--seeds", "one", "--out", str(tmp_path / "s.json")]) == 2
+    spec = importlib.util.spec_from_file_location("synth_stats", SAMPLE.parent.parent / "scripts" / "synth_stats.py")
+    stats = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stats)
+    assert stats.main([str(tmp_path / "nothing")]) == 2
+    assert "not a dataset folder" in capsys.readouterr().err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "train.jsonl").write_text('{"id": 1}\n')
+    assert stats.main([str(tmp_path / "bad"), "--no-tokens"]) == 2
+    assert "not a dataset of records" in capsys.readouterr().err
+    assert stats.main([str(SAMPLE), "--no-tokens"]) == 1  # 14 examples call for 18 of the 33 ops: flagged
+
+
 def test_cli_refuses_a_file_as_output(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     f = tmp_path / "file"
     f.write_text("x")

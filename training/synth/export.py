@@ -120,9 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.synth.export", description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", required=True)
     parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the usage and the error
+        return int(e.code or 0)
     if any(s < 0 for s in args.seeds):
         print("error: seeds are non-negative integers", file=sys.stderr)
+        return 2
+    if not args.out.parent.is_dir():
+        print(f"error: --out {args.out}: no folder {args.out.parent}", file=sys.stderr)
         return 2
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
     data = json.dumps(specs(args.seeds))
