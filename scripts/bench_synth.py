@@ -3,11 +3,11 @@
     .venv/bin/python scripts/bench_synth.py [--n 300] [--workers N] [--against REV] [--views 3 --size 64 --frames 3]
 
 Writes N examples (4 records each) to a temporary folder with one worker and with --workers
-(default: every CPU), the same seed, and prints examples/s, the projected time for 30,000
-examples, and the load average before and after each run (this machine is shared: the load says
-how far a figure can be trusted). `--against REV` is the same-run baseline: the generator of git
-revision REV (its `evlm/` and `training/`, checked out into a temporary folder) runs the same
-settings right after, in its own process. Then the stages of one worker on the same examples are
+(default: every CPU), the same seed, each run `evlm-synth` in a fresh process, and prints
+examples/s, the projected time for 30,000 examples, and the load average before and after each
+run (this machine is shared: the load says how far a figure can be trusted). `--against REV` is
+the same-run baseline: the generator of git revision REV (its `evlm/` and `training/`, checked
+out into a temporary folder) runs the same settings right after each of ours. Then the stages of one worker on the same examples are
 timed (scene building, rendering, the rest: tasks, scoring, checks, PNG writing), which says
 where the time goes. The target (issue 14): 30,000 examples in under 30 minutes on the project's
 2-core machine, about 17 examples/s.
@@ -34,34 +34,29 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _run(n: int, workers: int, views: int, size: int, frames: int, seed: int) -> float:
-    from training.synth.generate import Config, generate
-
+def _run(source: Path, n: int, workers: int, views: int, size: int, frames: int, seed: int) -> float:
+    """Seconds for the evlm-synth of `source` (a folder holding evlm/ and training/) to write the
+    examples, in a fresh process, as `evlm-synth` runs (a process without a GL context forks its
+    workers; one that has rendered must spawn them)."""
     out = Path(tempfile.mkdtemp(prefix="bench_synth_"))
     try:
+        env = {**os.environ, "PYTHONPATH": str(source)}
+        cmd = [sys.executable, "-m", "training.synth.cli", "--n", str(n), "--out", str(out / "d"), "--seed", str(seed),
+               "--workers", str(workers), "--views", str(views), "--size", str(size), "--frames", str(frames), "--quiet"]  # fmt: skip
         start = time.perf_counter()
-        generate(Config(n=n, out=out / "d", seed=seed, workers=workers, views=views, size=size, frames=frames,
-                        progress=False))  # fmt: skip
+        subprocess.run(cmd, check=True, cwd=source, env=env, capture_output=True)
         return time.perf_counter() - start
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _run_revision(rev: str, n: int, workers: int, views: int, size: int, frames: int, seed: int) -> float:
-    """Seconds for revision `rev`'s evlm-synth to write the same examples (its own process)."""
+def _checkout(rev: str) -> Path:
+    """Revision `rev`'s evlm/ and training/ in a temporary folder."""
     tmp = Path(tempfile.mkdtemp(prefix="bench_synth_rev_"))
-    try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "evlm", "training"], check=True,
-                                 capture_output=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
-        env = {**os.environ, "PYTHONPATH": str(tmp)}
-        cmd = [sys.executable, "-m", "training.synth.cli", "--n", str(n), "--out", str(tmp / "d"), "--seed", str(seed),
-               "--workers", str(workers), "--views", str(views), "--size", str(size), "--frames", str(frames), "--quiet"]  # fmt: skip
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=tmp, env=env, capture_output=True)
-        return time.perf_counter() - start
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "evlm", "training"], check=True,
+                             capture_output=True).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+    return tmp
 
 
 def _stages(n: int, views: int, size: int, frames: int, seed: int) -> dict[str, float]:
@@ -121,15 +116,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
     print(f"evlm-synth, {args.n} examples, {args.views} views of {args.size} px, {args.frames} frames; "
           f"{os.cpu_count()} CPUs")  # fmt: skip
+    sources = {"this checkout": ROOT}
+    if args.against:
+        sources[args.against] = _checkout(args.against)
     rows = []
-    for workers in dict.fromkeys([1, args.workers]):
-        for rev in [None] + ([args.against] if args.against else []):
-            before = _load()
-            if rev is None:
-                seconds = _run(args.n, workers, args.views, args.size, args.frames, args.seed)
-            else:
-                seconds = _run_revision(rev, args.n, workers, args.views, args.size, args.frames, args.seed)
-            rows.append((rev or "this checkout", workers, seconds, args.n / seconds, before, _load()))
+    try:
+        for workers in dict.fromkeys([1, args.workers]):
+            for name, source in sources.items():
+                before = _load()
+                seconds = _run(source, args.n, workers, args.views, args.size, args.frames, args.seed)
+                rows.append((name, workers, seconds, args.n / seconds, before, _load()))
+    finally:
+        for source in sources.values():
+            if source != ROOT:
+                shutil.rmtree(source, ignore_errors=True)
     print("| generator | workers | seconds | examples/s | 30,000 examples | load before | load after |")
     print("|---|---:|---:|---:|---:|---|---|")
     for name, workers, seconds, rate, before, after in rows:
