@@ -19,7 +19,7 @@ Modality = Literal["image", "video", "3d", "4d"]
 Split = Literal["train", "val", "test", "gen"]  # test: held-out; gen: held-out phrasings and families
 Family = Literal[
     "vague_degree", "polysemy", "view_reference", "reference_matching", "mood_style", "animation",
-    "generative", "feedback",
+    "object_edit", "spatial_relation", "camera", "lighting", "generative", "feedback",
 ]  # fmt: skip
 Variant = Literal["correct", "wrong_magnitude", "wrong_target", "contradiction", "human"]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]

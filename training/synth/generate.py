@@ -4,11 +4,17 @@ One example = one scene, its renders, one instruction (a family task) and four r
 `group`: correct, wrong_magnitude, wrong_target, contradiction (scores: scoring.py). Every
 example is seeded from (seed, index) alone, so the output is byte-identical for a seed whatever
 the number of workers. Retries (a scene that does not suit the family, variants that do not
-order as constructed) are seeded from (seed, index, attempt).
+order as constructed) are seeded from (seed, index, attempt); a scene is rendered once and
+offered to the family a few times before a new one is built.
 
 Splits, drawn per example from (seed, index): train 80%, val 5%, test 5%, gen 10%. A gen example
-either uses a held-out sentence frame (language.HELD_OUT_FRAMES) or is the held-out family
-variant (families.HELD_OUT_VARIANTS); train/val/test never use either.
+is one of the held-out kinds of `heldout.py` (a held-out sentence frame, word, (op, referring
+style) composition, or task variant); train/val/test never contain any of them, which
+`_split_ok` checks on every example.
+
+Views: the scene's current frame from N orbit views, as the add-on captures by default; an
+animation example shows F frames half of the time (the add-on's frames setting), a video or 4d
+hand-off always.
 
 Layout of DIR: {train,val,test,gen}.jsonl (one Record per line), pairs.jsonl (DPO pairs: group,
 chosen, rejected, split), meta.json, images/<group>/f<frame>_v<view>.png and reference.png.
@@ -35,13 +41,13 @@ from evlm.record import RECORD_VERSION, Record, Scores, ViewImage
 from evlm.scene import View
 from evlm.views import frame_samples
 from training.data.validate import check_record
-from training.synth import render
+from training.synth import heldout, render
 from training.synth.families import (
+    COMPOSITION_FAMILIES,
     FAMILIES,
-    HELD_OUT_FAMILY,
-    HELD_OUT_VARIANTS,
     MODALITIES,
     MODALITY_WEIGHTS,
+    VARIANT_FAMILY,
     WEIGHTS,
     Context,
     Task,
@@ -49,17 +55,18 @@ from training.synth.families import (
     propose,
 )
 from training.synth.families.common import wrong_level
-from training.synth.language import HELD_OUT_FRAMES, HELD_OUT_TEXT, noise
+from training.synth.language import HELD_OUT_FRAMES, NoPhrasing, held_word, noise
 from training.synth.reasoning import think
 from training.synth.scenes import build_scene
 from training.synth.scoring import score
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "2.0"
 SPLITS = ("train", "val", "test", "gen")
 SPLIT_FRACTIONS = {"train": 0.8, "val": 0.05, "test": 0.05, "gen": 0.1}
-HELD_OUT_VARIANT_SHARE = 0.4  # of gen examples: the held-out family variant; the rest: held-out frames
 VARIANTS = ("correct", "wrong_magnitude", "wrong_target", "contradiction")
 MAX_ATTEMPTS = 30
+TASK_TRIES = 4  # proposals per rendered scene before a new scene is built
+MULTI_FRAME = 0.5  # animation examples that show every frame (the rest: the current frame only)
 MARGIN = 0.02  # how clearly the scores must order the variants
 OUTPUTS = (*(f"{s}.jsonl" for s in SPLITS), "pairs.jsonl", "meta.json", "images")
 LIMITS = Limits()
@@ -112,39 +119,69 @@ class Example:
     attempt: int
     records: list[Record]
     images: dict[str, np.ndarray] = field(repr=False)  # path relative to the dataset folder -> RGB
+    held_out: str = ""  # the gen kind ("" outside gen)
+    how: str = ""  # how the target was referred to
+    layout: str = ""
 
 
-def example_split(seed: int, index: int) -> tuple[str, bool, bool]:
-    """(split, held-out frame, held-out variant) of an example: fixed by (seed, index) alone."""
+def example_split(seed: int, index: int) -> tuple[str, str | None]:
+    """(split, held-out kind or None) of an example: fixed by (seed, index) alone."""
     rng = np.random.default_rng([seed, index, 0x5B117])
     u = rng.random()
     edges = np.cumsum([SPLIT_FRACTIONS[s] for s in SPLITS])
     split = SPLITS[int(np.searchsorted(edges, u, side="right"))] if u < edges[-1] else "train"
     if split != "gen":
-        return split, False, False
-    held_variant = bool(rng.random() < HELD_OUT_VARIANT_SHARE)
-    return split, not held_variant, held_variant
+        return split, None
+    kinds = list(heldout.GEN_KINDS)
+    weights = np.array([heldout.GEN_KINDS[k] for k in kinds])
+    return split, kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+
+
+def _family(rng: np.random.Generator, held: str | None) -> str:
+    if held == "variant":
+        return VARIANT_FAMILY
+    names = COMPOSITION_FAMILIES if held == "composition" else FAMILIES
+    weights = np.array([WEIGHTS[FAMILIES.index(f)] for f in names])
+    return names[int(rng.choice(len(names), p=weights / weights.sum()))]
 
 
 def make_example(cfg: Config, index: int) -> Example:
     """Build example `index` (renders included, nothing written)."""
-    split, held_frame, held_variant = example_split(cfg.seed, index)
+    split, held = example_split(cfg.seed, index)
     for attempt in range(MAX_ATTEMPTS):
         rng = np.random.default_rng([cfg.seed, index, attempt])
-        family = HELD_OUT_FAMILY if held_variant else FAMILIES[int(rng.choice(len(FAMILIES), p=WEIGHTS))]
+        family = _family(rng, held)
         modality = MODALITIES[int(rng.choice(len(MODALITIES), p=MODALITY_WEIGHTS))] if family == "generative" else None
-        scene = build_scene(rng, animated=needs_animation(family, modality))
+        animate = needs_animation(family, modality)
+        scene = build_scene(rng, animated=True if animate else None, min_animated=2 if family == "animation" else 0)
         anim = scene.graph.animation
-        frames = frame_samples(anim.frame_start, anim.frame_end, cfg.frames) if anim else [scene.graph.frame_current]
-        shots = render.render_views(scene, cfg.views, cfg.size, frames)
-        ctx = Context(rng, scene, shots, cfg.size, held_frame, held_variant)
-        task = propose(family, ctx, modality)
-        if task is None:
-            continue
-        example = _build(cfg, index, split, attempt, task, ctx)
-        if example is not None:
-            return example
+        frames = [scene.graph.frame_current]
+        if anim.objects and (modality in ("video", "4d") or (family == "animation" and rng.random() < MULTI_FRAME)):
+            frames = frame_samples(anim.frame_start, anim.frame_end, cfg.frames)
+        ctx = Context(rng, scene, render.render_views(scene, cfg.views, cfg.size, frames), cfg.size, held)
+        for _ in range(TASK_TRIES):
+            try:
+                task = propose(family, ctx, modality)
+            except NoPhrasing:  # the split asks for a phrasing this task does not have
+                task = None
+            example = _build(cfg, index, split, attempt, task, ctx) if task is not None else None
+            if example is not None:
+                return example
     raise RuntimeError(f"example {index} (seed {cfg.seed}): no usable task in {MAX_ATTEMPTS} attempts")
+
+
+def _split_ok(task: Task, primary_op: str, held: str | None) -> bool:
+    """Whether the task belongs in its split: a gen example is of its held-out kind; any other
+    example has nothing held out in it."""
+    kinds = {
+        "frame": task.frame in HELD_OUT_FRAMES,
+        "lexicon": held_word(task.instruction),
+        "composition": (primary_op, task.how) in heldout.HELD_OUT_COMPOSITIONS,
+        "variant": f"{task.family}:{task.variant}" in heldout.HELD_OUT_VARIANTS,
+    }
+    if held is None:
+        return not any(kinds.values())
+    return kinds[held]
 
 
 def _build(cfg: Config, index: int, split: str, attempt: int, task: Task, ctx: Context) -> Example | None:
@@ -152,6 +189,8 @@ def _build(cfg: Config, index: int, split: str, attempt: int, task: Task, ctx: C
     if not task.distractors:
         return None
     gold = task.decide(task.targets, task.level, False)
+    if not _split_ok(task, gold.plan.suggestions[0].ops[0].op, ctx.held_out):
+        return None
     wm = task.decide(task.targets, wrong_level(ctx, task.level, task.levels), False)
     pick = 0 if len(task.distractors) == 1 or rng.random() < 0.7 else 1
     wt = task.decide(task.distractors[pick], task.level, False)
@@ -199,7 +238,7 @@ def _build(cfg: Config, index: int, split: str, attempt: int, task: Task, ctx: C
             scene=scene,
             views=views,
             reference=reference,
-            reasoning=think(decision, rng),
+            reasoning=think(decision),
             plan=plan,
             scores=Scores(reasoning=s.reasoning, answer=s.answer),
             variant=variant,
@@ -208,7 +247,8 @@ def _build(cfg: Config, index: int, split: str, attempt: int, task: Task, ctx: C
         validate_plan(record.plan.model_dump(mode="json"), scene)  # raises PlanError: a generator bug
         check_record(record)  # the dataset's own checks (modality, views, marks, grammar-writable strings)
         records.append(record)
-    return Example(index, group, split, task.family, task.variant, task.modality, task.frame, attempt, records, images)
+    return Example(index, group, split, task.family, task.variant, task.modality, task.frame, attempt, records, images,
+                   ctx.held_out or "", task.how, ctx.scene.layout)  # fmt: skip
 
 
 def _shot_list(task: Task, ctx: Context) -> list[tuple[int, int]]:
@@ -240,8 +280,10 @@ def _work(index: int) -> dict:
     pairs = [
         json.dumps({"group": ex.group, "chosen": correct, "rejected": r.id, "split": ex.split}) for r in ex.records[1:]
     ]
+    ops = sorted({op.op for s in ex.records[0].plan.suggestions for op in s.ops})
     return {"split": ex.split, "lines": lines, "pairs": pairs, "family": ex.family, "variant": f"{ex.family}:{ex.variant}",
-            "modality": ex.modality, "frame": ex.frame, "attempt": ex.attempt}  # fmt: skip
+            "modality": ex.modality, "frame": ex.frame, "attempt": ex.attempt, "held_out": ex.held_out or "none",
+            "referring": ex.how or "none", "layout": ex.layout, "ops": ops}  # fmt: skip
 
 
 def prepare_output(out: Path, overwrite: bool) -> None:
@@ -264,9 +306,8 @@ def generate(cfg: Config) -> dict:
     start = time.perf_counter()
     tmp = {name: out / f".{name}.{os.getpid()}.tmp" for name in (*(f"{s}.jsonl" for s in SPLITS), "pairs.jsonl")}
     handles = {name: path.open("w", encoding="utf-8") for name, path in tmp.items()}
-    counts: dict[str, Counter] = {
-        k: Counter() for k in ("examples", "records", "family", "variant", "modality", "frame", "attempts")
-    }
+    keys = ("family", "variant", "modality", "frame", "held_out", "referring", "layout")
+    counts: dict[str, Counter] = {k: Counter() for k in ("examples", "records", "attempts", "ops", *keys)}
     try:
         for result in _results(cfg):
             split = result["split"]
@@ -276,8 +317,9 @@ def generate(cfg: Config) -> dict:
                 handles["pairs.jsonl"].write(line + "\n")
             counts["examples"][split] += 1
             counts["records"][split] += len(result["lines"])
-            for key in ("family", "variant", "modality", "frame"):
+            for key in keys:
                 counts[key][result[key]] += 1
+            counts["ops"].update(result["ops"])  # examples whose gold plan uses the op
             counts["attempts"][str(result["attempt"] + 1)] += 1
         for h in handles.values():
             h.close()
@@ -301,11 +343,7 @@ def generate(cfg: Config) -> dict:
         "counts": {k: dict(sorted(v.items())) for k, v in counts.items()},
         "record_variants": list(VARIANTS),
         "split_fractions": SPLIT_FRACTIONS,
-        "held_out": {
-            "frames": {f: f"instructions phrased as '{HELD_OUT_TEXT[f].strip()}' ({f})" for f in HELD_OUT_FRAMES},
-            "variants": list(HELD_OUT_VARIANTS),
-            "note": "gen examples use a held-out frame or are a held-out family variant; train/val/test use neither",
-        },
+        "held_out": heldout.describe(),
         "scores": "answer = sim(plan, gold); reasoning = sim(described, plan) * (1 + target_sim + value_sim + sim(plan, gold)) / 4 "
         "(training/synth/scoring.py)",
         "timing": {

@@ -7,8 +7,9 @@ Plan similarity, sim(P, G) in [0, 1]:
       generative_edit also the mask's mean region IoU), 1 when the op names nothing;
   v = value agreement: the product over the op's other leaf fields (every field must be right:
       a wrong mode or the wrong direction sinks the op) of a per-field similarity:
-      exp(-d) with d the error in the field's unit: factors and energies |ln(p/g)| / ln 2 (twice
-      or half: d = 1), [0, 1] values and colour channels |p - g| / 0.25, metres |p - g| / 0.2,
+      exp(-d) with d the error in the field's unit: factors, energies, bevel widths and
+      thicknesses |ln(p/g)| / ln 2 (twice or half: d = 1; the other sign: d = 10), [0, 1]
+      values and colour channels |p - g| / 0.25, metres |p - g| / 0.2,
       degrees |p - g| / 30, frames |p - g| / 10; a vector (colour, offset, XYZ factor) takes the
       Euclidean norm of its components' d; strings score their word Jaccard, everything else
       (enums, booleans, integers, modality) 1 if equal else 0. A generative_edit's strength is a
@@ -47,10 +48,10 @@ from pydantic import BaseModel
 from evlm.edits import EditPlan, GenerativeEdit, Suggestion
 from evlm.scene import SceneGraph
 
-_LOG_FIELDS = {"factor", "energy"}  # multiplicative quantities
+_LOG_FIELDS = {"factor", "energy", "width", "thickness"}  # multiplicative quantities (a bevel twice as wide: d = 1)
 _LOG_OP_FIELDS = {("set_light_energy", "value"), ("set_world_strength", "value"), ("set_focal_length", "value"),
                   ("set_emission", "strength")}  # fmt: skip
-_METRE_FIELDS = {"vector", "location", "offset", "width", "thickness", "relative_offset"}
+_METRE_FIELDS = {"vector", "location", "offset", "relative_offset"}
 _DEGREE_FIELDS = {"degrees"}
 _FRAME_FIELDS = {"frame", "frames", "pivot_frame", "start", "length"}
 _STRING_FIELDS = {"prompt", "negative_prompt", "name"}
@@ -251,7 +252,9 @@ def _leaf_similarity(op: str, name: str, p: object, g: object) -> float:
 def _distance(op: str, name: str, p: float, g: float) -> float:
     """|p - g| in the field's unit of error (module docstring)."""
     if name in _LOG_FIELDS or (op, name) in _LOG_OP_FIELDS:
-        return abs(math.log((p + 1e-3) / (g + 1e-3))) / math.log(2)
+        if p * g < 0:  # a negative thickness where a positive one is wanted: the other side
+            return 10.0
+        return abs(math.log((abs(p) + 1e-4) / (abs(g) + 1e-4))) / math.log(2)
     if name in _METRE_FIELDS:
         return abs(p - g) / 0.2
     if name in _DEGREE_FIELDS:

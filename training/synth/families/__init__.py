@@ -1,20 +1,35 @@
 """Instruction families of the synthetic generator, one module each (see each module's docstring).
 
-Held out for the generalization split: the family variants in HELD_OUT_VARIANTS (drawn only for
-`gen` examples), on top of the held-out sentence frames of `training.synth.language`.
+FAMILIES and WEIGHTS set how often each is drawn; together with the variants inside each family
+they set the share of every op in the answers (scripts/synth_stats.py measures it; the README has
+the table). What the gen split holds out is in `training.synth.heldout`.
 """
 
 from __future__ import annotations
 
-from training.synth.families import animation, degree, generative, mood, polysemy, reference, spatial
+from training.synth.families import (
+    animation,
+    camera,
+    degree,
+    generative,
+    lighting,
+    mood,
+    objects,
+    placement,
+    polysemy,
+    reference,
+    spatial,
+)
 from training.synth.families.common import Context, Task
 
-FAMILIES = ("vague_degree", "polysemy", "view_reference", "reference_matching", "mood_style", "animation", "generative")
-WEIGHTS = (0.17, 0.14, 0.14, 0.14, 0.13, 0.14, 0.14)
+FAMILIES = ("vague_degree", "polysemy", "view_reference", "reference_matching", "mood_style", "animation",
+            "object_edit", "spatial_relation", "camera", "lighting", "generative")  # fmt: skip
+WEIGHTS = (0.14, 0.05, 0.05, 0.04, 0.04, 0.17, 0.20, 0.10, 0.08, 0.08, 0.05)
 MODALITIES = ("image", "video", "3d", "4d")
-MODALITY_WEIGHTS = (0.3, 0.2, 0.3, 0.2)  # of generative examples
-HELD_OUT_VARIANTS = tuple(f"{mood.FAMILY}:{v}" for v in mood.HELD_OUT)
-HELD_OUT_FAMILY = mood.FAMILY  # the family a held-out-variant example is drawn from
+MODALITY_WEIGHTS = (0.35, 0.25, 0.25, 0.15)  # of generative examples
+# Families that can phrase a held-out composition (an (op, referring style) pair), by weight.
+COMPOSITION_FAMILIES = ("vague_degree", "object_edit", "spatial_relation", "camera", "animation")
+VARIANT_FAMILY = mood.FAMILY  # the family a held-out-variant example is drawn from
 
 _PROPOSE = {
     "vague_degree": degree.propose,
@@ -23,6 +38,10 @@ _PROPOSE = {
     "reference_matching": reference.propose,
     "mood_style": mood.propose,
     "animation": animation.propose,
+    "object_edit": objects.propose,
+    "spatial_relation": placement.propose,
+    "camera": camera.propose,
+    "lighting": lighting.propose,
 }
 
 
@@ -41,4 +60,4 @@ def propose(family: str, ctx: Context, modality: str | None = None) -> Task | No
     return _PROPOSE[family](ctx)
 
 
-__all__ = ["FAMILIES", "HELD_OUT_VARIANTS", "Context", "Task", "needs_animation", "propose"]
+__all__ = ["FAMILIES", "MODALITIES", "Context", "Task", "needs_animation", "propose"]

@@ -1,60 +1,61 @@
-"""vague_degree: one attribute, a vague amount ("make the lamp a bit brighter", "the crate is way
-too small"). The degree words map to a magnitude class (attributes.py); without degree words
-the default is the medium class."""
+"""vague_degree: one attribute, a vague amount ("make the ball a bit bigger", "the crate is way
+too small", "dim the key light a touch"). The degree words map to a magnitude class
+(attributes.py); without degree words the default is the medium class. Targets are objects
+referred to in any way `referring` knows, or lights (by name, role, type or their lamp)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from training.synth.families.attributes import ATTRIBUTES, Attribute
-from training.synth.families.common import LEVELS, Context, Task, make_plan, other_objects, phrase, refer
-from training.synth.language import DEGREE_MEANING, Ask
-from training.synth.reasoning import Decision, light_text, locate, resolve_line, upper_first
+from training.synth.families.common import (
+    LEVELS,
+    Context,
+    Task,
+    degree_words,
+    first_task,
+    keys_stay,
+    make_plan,
+    other_objects,
+    phrase,
+    pick_target,
+)
+from training.synth.language import Ask
+from training.synth.reasoning import Decision, upper_first
+from training.synth.referring import Reference, light_facts, refer, refer_light, resolve
 
 FAMILY = "vague_degree"
 
 
 def propose(ctx: Context) -> Task | None:
-    attr = ctx.choice(list(ATTRIBUTES.values()))
+    # size and turns are asked for most; the three floor moves share translate with placement
+    weights = {k: {"turn": 2.0, "size_up": 2.0, "move_left": 0.6, "move_right": 0.6, "move_closer": 0.6}.get(k, 1.0)
+               for k in ATTRIBUTES}  # fmt: skip
+    return first_task(ctx, weights, lambda k: _attribute_task(ctx, ATTRIBUTES[k]))
+
+
+def _attribute_task(ctx: Context, attr: Attribute) -> Task | None:
     if attr.target == "light":
         return _light_task(ctx, attr)
-    candidates = [n for n in ctx.visible_names() if attr.ok(ctx.scene, n)]
-    if not candidates:
+    name = pick_target(ctx, [n for n in ctx.visible_names() if attr.ok(ctx.scene, n)])
+    if name is None:
         return None
-    name = ctx.choice(candidates)
-    ref = refer(ctx, name)
-
-    def resolve(target: str) -> list[str]:
-        return [resolve_line(ctx.scene, ctx.shots, ref.phrase, ref.how, target)]
-
-    return degree_task(ctx, FAMILY, attr, name, ref.phrase, ref.protect, resolve, other_objects(ctx, name))
+    ref = refer(ctx, name, attr.op)
+    if ref is None:
+        return None
+    return degree_task(ctx, FAMILY, attr, name, ref, lambda t: [resolve(ctx, ref, t)], other_objects(ctx, name))
 
 
 def _light_task(ctx: Context, attr: Attribute) -> Task | None:
-    scene = ctx.scene
-    lights = scene.graph.lights
+    lights = ctx.scene.graph.lights
     if len(lights) < 2:
         return None
-    light = ctx.choice(lights)
-    lamp = next((lamp for lamp, lt in scene.lamp_lights.items() if lt == light.name), None)
-    options = [("name", light.name)]
-    if lamp is not None and ctx.visible(lamp):
-        options += [("lamp", refer(ctx, lamp).phrase)] * 2
-    if light.type == "SUN" and sum(lt.type == "SUN" for lt in lights) == 1:
-        options.append(("sun", ctx.choice(["the sun", "the sunlight"])))
-    how, subject = ctx.choice(options)
-
-    def resolve(target: str) -> list[str]:
-        facts = light_text(scene.light(target))
-        if how == "lamp":
-            holder = next((lp for lp, x in scene.lamp_lights.items() if x == target), None)
-            where = f"{holder}, {locate(scene, ctx.shots, holder)}" if holder else "no lamp"
-            return [f"'{subject}' is a lamp ({where}); how bright a lamp is comes from its light: {facts}, its child."]
-        if how == "sun":
-            return [f"'{subject}': the scene's sun light is {facts}."]
-        return [f"'{subject}' is a light name: {facts}."]
-
-    protect = (light.name,) if how == "name" else ()
-    distractors = [(lt.name,) for lt in lights if lt.name != light.name]
-    return degree_task(ctx, FAMILY, attr, light.name, subject, protect, resolve, distractors)
+    light = ctx.choice(lights).name
+    ref = refer_light(ctx, light)
+    if ref is None:
+        return None
+    distractors = [(lt.name,) for lt in lights if lt.name != light]
+    return degree_task(ctx, FAMILY, attr, light, ref, lambda t: [light_facts(ctx, ref, t)], distractors)
 
 
 def degree_task(
@@ -62,55 +63,44 @@ def degree_task(
     family: str,
     attr: Attribute,
     target: str,
-    subject: str,
-    protect: tuple[str, ...],
-    resolve,  # noqa: ANN001  (target) -> evidence lines
+    ref: Reference,
+    resolve_target: Callable[[str], list[str]],
     distractors: list[tuple[str, ...]],
-    modality: str = "3d",
 ) -> Task | None:
     """A task for an attribute edit of one target with a degree (also used by view_reference)."""
     if not distractors:
         return None
     level = ctx.choice(LEVELS)
-    ask = Ask(subject, list(attr.verbs), attr.state, list(attr.complaint), level, protect)
+    ask = Ask(ref.phrase, list(attr.verbs), attr.state, list(attr.complaint), level, ref.protect)
     text, frame, used = phrase(ctx, ask)
     if not used:  # no degree words made it into the sentence: read it as a moderate change
         level = "medium"
-    scene = ctx.scene
+    state = attr.state.replace("{deg}", "").strip()
 
     def decide(targets: tuple[str, ...], lv: str, flip: bool) -> Decision:
         t = targets[0]
-        ops, words = attr.edit(scene, t, lv, -1 if flip else 1)
-        degree = f"'{used}' = {DEGREE_MEANING[lv]}." if used else f"no degree words: {DEGREE_MEANING[lv]} by default."
-        intent = f"make {subject} {attr.state.replace('{deg}', used).strip()}".replace("  ", " ")
+        ops, words = attr.edit(ctx, t, lv, -1 if flip else 1)
         plan = make_plan(
-            f"{upper_first(intent)}: {words}",
-            [(_title(attr.key, t), f"{attr.meaning}; {degree}", 0.85, ops)],
+            upper_first(words), [(_title(attr.key, t), f"{attr.meaning}; {degree_words(used, lv)}.", 0.85, ops)]
         )
-        asked = f"'{used}'" if used else "an instruction without degree words"
-        check = f"only {t} changes, by {DEGREE_MEANING[lv]}, which matches {asked}; the direction matches '{attr.state.replace('{deg}', '').strip()}'."
-        return Decision(intent + ".", [f"{attr.meaning}.", degree], resolve(t), [upper_first(words)], check, plan)
+        return Decision(
+            f"{ref.phrase} {state}; {attr.meaning}.",
+            resolve_target(t),
+            [upper_first(words), upper_first(degree_words(used, lv)) + "."],
+            f"only {t} changes, {state}, by the amount asked{keys_stay(ctx, t)}.",
+            plan,
+        )
 
-    return Task(
-        family=family,
-        variant=attr.key,
-        modality=modality,
-        ask=ask,
-        instruction=text,
-        frame=frame,
-        decide=decide,
-        targets=(target,),
-        level=level,
-        levels=LEVELS,
-        distractors=distractors,
-    )
+    return Task(family, attr.key, "3d", ask, text, frame, decide, (target,), level, LEVELS, distractors, how=ref.how)
+
+
+_TITLES = {
+    "size_up": "Scale up", "size_down": "Scale down", "taller": "Taller", "darker": "Darken", "paler": "Paler",
+    "shinier": "Glossier", "matte": "More matte", "metallic": "More metallic", "transparent": "More transparent",
+    "glow_more": "More glow", "glow_less": "Less glow", "brighter_light": "Brighten", "dimmer_light": "Dim",
+    "raise": "Raise", "move_left": "Move left", "move_right": "Move right", "move_closer": "Move closer", "turn": "Turn",
+}  # fmt: skip
 
 
 def _title(key: str, target: str) -> str:
-    words = {
-        "size_up": "Scale up", "size_down": "Scale down", "taller": "Make taller", "darker": "Darken",
-        "shinier": "Lower roughness of", "matte": "Raise roughness of", "metallic": "More metallic:",
-        "transparent": "Lower alpha of", "brighter_light": "Brighten", "dimmer_light": "Dim",
-        "raise": "Raise", "turn": "Turn",
-    }  # fmt: skip
-    return f"{words[key]} {target}"
+    return f"{_TITLES[key]} {target}"

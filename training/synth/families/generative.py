@@ -11,10 +11,10 @@ and motion effects 0.6; a wrong magnitude uses another of 0.35 / 0.6 / 0.85.
 
 from __future__ import annotations
 
-from training.synth.families.common import LEVELS, Context, Task, make_plan, phrase, refer
+from training.synth.families.common import LEVELS, Context, Task, make_plan, phrase
 from training.synth.language import Ask
-from training.synth.reasoning import Decision, resolve_line, short
-from training.synth.scenes import KINDS
+from training.synth.reasoning import Decision
+from training.synth.referring import display_color, noun, refer, resolve
 
 FAMILY = "generative"
 STRENGTH = {"small": 0.35, "medium": 0.6, "large": 0.85}
@@ -34,14 +34,37 @@ VARIANTS = {
 }
 THINGS = {
     "ball": ("a basketball", "a glass orb", "a ripe orange", "a bowling ball"),
-    "box": ("a wooden crate", "a cardboard box", "a treasure chest", "a stack of books"),
-    "chair": ("an armchair", "a rocking chair", "a wooden bench"),
+    "box": ("a treasure chest", "a stack of books", "a wicker basket"),
+    "chair": ("a rocking chair", "a wooden bench", "a bean bag"),
+    "armchair": ("a leather recliner", "a wicker chair"),
+    "sofa": ("a chesterfield sofa", "a daybed"),
     "table": ("a marble table", "a picnic table", "a glass coffee table"),
+    "coffee_table": ("a tree-trunk table", "a stack of crates"),
+    "desk": ("a standing desk", "a drafting table"),
     "stool": ("a bar stool with a backrest", "a tree stump seat"),
+    "shelf": ("a glass cabinet", "a ladder shelf"),
     "lamp": ("a brass lantern", "an arc floor lamp", "a paper lantern on a pole"),
+    "rug": ("a bearskin rug", "a woven mat"),
+    "plant": ("a bonsai tree", "a cactus", "a bouquet of tulips"),
+    "vase": ("a crystal decanter", "an amphora", "a fishbowl"),
+    "bottle": ("a champagne bottle", "a perfume flask"),
+    "mug": ("a teacup", "a tin can"),
+    "book": ("a laptop", "a photo frame"),
+    "tv": ("a vintage radio", "a fireplace"),
     "cylinder": ("a stone column", "a tree stump", "a tin can"),
-    "cone": ("a traffic cone", "a small pine tree", "an ice cream cone"),
-    "ring": ("a donut", "a life buoy", "a rubber tire"),
+    "cone": ("a small pine tree", "an ice cream cone", "a wizard hat"),
+    "torus": ("a donut", "a life buoy", "a rubber tire"),
+    "pedestal": ("a marble column", "a stack of books"),
+    "statue": ("a bronze horse", "a vase of flowers", "a chess king"),
+    "dog": ("a cat", "a fox", "a sheep"),
+    "character": ("a robot", "an astronaut", "a knight in armour"),
+    "car": ("a vintage truck", "a horse carriage", "a motorbike"),
+    "tree": ("a palm tree", "a cherry tree in bloom"),
+    "street_lamp": ("a gas lantern", "a traffic light"),
+    "bench": ("a picnic table", "a stone wall"),
+    "house": ("a castle tower", "a lighthouse"),
+    "hydrant": ("a post box", "a parking meter"),
+    "fence": ("a hedge", "a stone wall"),
 }
 MATERIALS = ("marble", "polished gold", "weathered wood", "knitted wool", "rusty iron", "frosted glass", "moss")
 ADDITIONS = ("a potted plant", "a small cat", "a stack of books", "a coffee mug", "a vase of flowers")
@@ -59,6 +82,10 @@ EFFECTS = {  # motion -> (verb phrase, what the prompt adds, the state as a pred
               ("make {s} leave a glowing trail", "a glowing trail behind it", "leaving a glowing trail")),
     "spin": (("add motion blur to {s}", "rotational motion blur", "blurred as it spins"),
              ("make {s} throw off sparks as it spins", "sparks flying off it", "throwing off sparks")),
+    "bob": (("make {s} leave ripples as it bobs", "ripples spreading under it", "leaving ripples"),
+            ("make {s} glow softly as it floats", "a soft floating glow", "glowing as it floats")),
+    "jump": (("make {s} stretch as it jumps", "stretch on the way up and squash on landing", "stretching as it jumps"),
+             ("add a dust cloud when {s} lands", "a dust cloud on landing", "kicking up dust on landing")),
 }  # fmt: skip
 
 
@@ -80,7 +107,12 @@ def _position(center: list[float], view: int, plain: bool) -> str:
 
 
 def propose(ctx: Context, modality: str) -> Task | None:
-    scene, shots = ctx.scene, ctx.shots
+    if ctx.held_out == "composition":
+        return None
+    scene = ctx.scene
+    shots = ctx.shots
+    if modality == "video" and len(shots) < 2:
+        return None
     n_frames, n_views = len(shots), len(shots[0])
     variant = ctx.choice(VARIANTS[modality])
     # Mask regions: (record view index, frame, view). Records hold image: view 0 of the first
@@ -101,7 +133,7 @@ def propose(ctx: Context, modality: str) -> Task | None:
                     out.append((rv, m.box, m.center))
         return out
 
-    candidates = [o.name for o in scene.marked if boxes(o.name)]
+    candidates = [o.name for o in scene.marked if o.kind != "floor" and o.role == "main" and boxes(o.name)]
     if variant == "motion_fx":
         candidates = [n for n in candidates if n in scene.motions]
     if not candidates:
@@ -119,14 +151,17 @@ def propose(ctx: Context, modality: str) -> Task | None:
     else:
         target = ctx.choice(candidates)
         ways = ("kind", "color", "color_kind") if plain else ("name", "kind", "color", "color_kind", "mark")
-        ref = refer(ctx, target, ways)  # a plain picture has no names or marks to go by
+        ref = refer(ctx, target, "generative_edit", ways)  # a plain picture has no names or marks to go by
         if ref is None:
             return None
         subject, how, protect = ref.phrase, ref.how, ref.protect
+    ref = ref if variant != "style" else None
 
     obj = scene.get(target) if target else None
     if variant == "replace":
         thing = ctx.choice(THINGS[obj.kind])
+        if obj.kind == "box" and ctx.rng.random() < 0.5:
+            thing = ctx.choice(("a wooden crate", "a cardboard box"))
         ask = Ask(
             subject, [f"replace {{s}} with {thing}", f"swap {{s}} for {thing}", f"turn {{s}} into {thing}"], thing
         )
@@ -144,7 +179,11 @@ def propose(ctx: Context, modality: str) -> Task | None:
     elif variant == "add":
         thing, rel = (
             ctx.choice(ADDITIONS),
-            ctx.choice(["next to", "on top of"] if obj.kind in ("table", "box", "stool") else ["next to"]),
+            ctx.choice(
+                ["next to", "on top of"]
+                if obj.kind in ("table", "coffee_table", "box", "stool", "pedestal")
+                else ["next to"]
+            ),
         )
         ask = Ask(
             subject,
@@ -197,18 +236,15 @@ def propose(ctx: Context, modality: str) -> Task | None:
             o = scene.get(t)
             found = boxes(t)
             regions = [{"view": rv, "box": _grow(box) if variant == "add" else box} for rv, box, _ in found]
-            word = KINDS[o.kind].words[0]
-            label = f"the {o.color} {word}" if plain else short(scene, t)
+            word = noun(o)
+            label = f"the {display_color(scene, o)} {word}" + ("" if plain else f" ({t})")
             pos = _position(found[0][2], found[0][0], plain)
             prompt = PROMPTS[variant].format(label=label, pos=pos, **slots)
             if plain:
-                where = [f"'{subject}': in view {found[0][0]} the {o.color} {word} is at "
-                         f"({found[0][2][0]:.2f}, {found[0][2][1]:.2f}), box {[round(b, 2) for b in found[0][1]]}."]  # fmt: skip
+                where = [f"'{subject}': in view {found[0][0]} the {display_color(scene, o)} {word} is at "
+                         f"({found[0][2][0]:.2f}, {found[0][2][1]:.2f})."]  # fmt: skip
             else:
-                where = [resolve_line(scene, shots, subject, how, t)]
-            where.append(
-                f"The mask takes its box in {len(regions)} view(s)" + ("" if plain else f" and the object {t}") + "."
-            )
+                where = [resolve(ctx, ref, t)]
         prompt += "; keep everything else unchanged" + (
             "; consistent across frames." if modality in ("video", "4d") else "."
         )
@@ -216,27 +252,21 @@ def propose(ctx: Context, modality: str) -> Task | None:
         op = {"op": "generative_edit", "modality": modality, "prompt": prompt[:400],
               "negative_prompt": "blurry, distorted, extra objects, changed background", "strength": s, "mask": mask}  # fmt: skip
         plan = make_plan(
-            f"Generative {medium} edit: {prompt}"[:1200],
+            f"Generative {medium} edit: {variant.replace('_', ' ')}.",
             [(f"Generative edit: {variant}", f"No op can {why}; hand off to a {medium} editor.", 0.8, [op])],
         )
-        scope = "There is no scene graph (a plain " + medium + "), so only a generative hand-off is possible." if plain else (
-            f"No op in the vocabulary can {why}, so this is a generative hand-off to a {modality} editor.")  # fmt: skip
-        strength_why = {
-            "large": "a strong edit: the content changes",
-            "medium": "a moderate edit: shape and layout stay",
-            "small": "a light touch",
-        }[lv]
+        scope = f"no scene graph (a plain {medium}): only a generative hand-off" if plain else (
+            f"no op can {why}: a generative hand-off to a {modality} editor")  # fmt: skip
+        strength_why = {"large": "the content changes", "medium": "shape and layout stay", "small": "a light touch"}[lv]
         return Decision(
-            f"{variant.replace('_', ' ')}: {subject} {change}.",
-            [scope, f"Strength {s}: {strength_why}."],
+            f"{variant.replace('_', ' ')}: {subject} {change}; {scope}.",
             where,
             [
-                f"generative_edit ({modality}), strength {s}: prompt '{prompt[:400]}'; mask: {len(regions)} region(s)"
+                f"generative_edit ({modality}), strength {s} ({strength_why}), mask: {len(regions)} region(s)"
                 + ("" if plain or t is None else f" and {t}")
-                + "."
+                + "; the prompt names what changes."
             ],  # fmt: skip
-            f"the prompt names only {'the whole ' + medium if t is None else short(scene, t)} and what should change; "
-            f"the mask covers it wherever it shows; strength {s} suits a {variant.replace('_', ' ')} edit.",
+            f"the mask covers {'the whole ' + medium if t is None else t} wherever it shows.",
             plan,
         )
 
@@ -244,7 +274,7 @@ def propose(ctx: Context, modality: str) -> Task | None:
     if target is None:
         others = [(n,) for n in candidates]
     return Task(FAMILY, variant, modality, ask, text, frame, decide, (target,) if target else (), level, LEVELS, others,
-                can_flip=False, shots=modality)  # fmt: skip
+                can_flip=False, shots=modality, how=how)  # fmt: skip
 
 
 def _grow(box: list[float]) -> list[float]:

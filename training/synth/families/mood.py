@@ -15,8 +15,8 @@ wrong-target variant tints the objects' materials instead of changing light and 
 
 from __future__ import annotations
 
-from training.synth.families.common import LEVELS, Context, Task, clip01, lerp, make_plan, phrase
-from training.synth.language import DEGREE_MEANING, Ask
+from training.synth.families.common import LEVELS, Context, Task, clip01, degree_words, lerp, make_plan, phrase
+from training.synth.language import Ask
 from training.synth.reasoning import Decision, fmt, fmt_color, light_text, upper_first
 from training.synth.scenes import SynthScene, main_slot
 
@@ -98,7 +98,7 @@ def _lighting_ops(scene: SynthScene, mood: str, t: float, lights: list[str]) -> 
         f"world strength {fmt(world.strength)} -> {fmt(strength)}",
     ]
     if mood == "clinical":
-        objects = [o.name for o in scene.marked][:16]
+        objects = [o.name for o in scene.marked if o.kind != "floor"][:16]
         r = clip01(0.45 - 0.15 * t)
         ops.append({"op": "set_roughness", "targets": objects, "value": r})
         words.append(f"roughness {fmt(r)} on every object (glossy, clean surfaces)")
@@ -118,11 +118,13 @@ def _tint_ops(scene: SynthScene, mood: str, objects: list[str]) -> tuple[list[di
 
 
 def propose(ctx: Context) -> Task | None:
+    if ctx.held_out == "composition":  # a mood names no object
+        return None
     scene = ctx.scene
-    moods = list(HELD_OUT) if ctx.held_out_variant else [m for m in MOODS if m not in HELD_OUT]
+    moods = list(HELD_OUT) if ctx.held_out == "variant" else [m for m in MOODS if m not in HELD_OUT]
     mood = ctx.choice(moods)
     lights = scene.graph.light_names()
-    objects = [o.name for o in scene.marked]
+    objects = [o.name for o in scene.marked if o.kind != "floor"]
     level = ctx.choice(LEVELS)
     subject = ctx.choice(SUBJECTS)
     spec = MOODS[mood]
@@ -141,22 +143,16 @@ def propose(ctx: Context) -> Task | None:
         else:
             ops, words = _tint_ops(scene, applied, list(targets))
         word = spec["word"]
-        degree = (
-            f"'{used}' = {DEGREE_MEANING[lv]} (intensity {fmt(t)})."
-            if used
-            else f"No degree words: {DEGREE_MEANING[lv]}."
-        )
         plan = make_plan(
-            f"A {word} mood for the whole shot: {'; '.join(words)}."[:1200],
-            [(f"Make the shot {word}", f"'{word}' = {spec['sense']}.", 0.8, ops)],
+            f"A {word} shot: light and world.", [(f"Make the shot {word}", f"'{word}' = {spec['sense']}.", 0.8, ops)]
         )
         return Decision(
-            f"make {subject} feel {(used + ' ') if used else ''}{word}. A mood lives in the light and the world, not in one object.",
-            [f"'{word}' = {spec['sense']}.", degree],
-            [f"Lights: {light_facts}. World: color {fmt_color(world.color)}, strength {fmt(world.strength)}."],
-            [upper_first("; ".join(words)) + "."],
-            f"each change pushes the shot toward '{word}' ({spec['sense'].split(':')[0]}), together {DEGREE_MEANING[lv]}; the objects keep their shapes and places.",
+            f"{subject} {word}: a mood lives in the light and the world, not in one object.",
+            [f"Lights: {light_facts}. World {fmt_color(world.color)}, strength {fmt(world.strength)}."],
+            [upper_first("; ".join(words)) + ".", upper_first(degree_words(used, lv)) + f" (intensity {fmt(t)})."],
+            f"every change pushes toward '{word}'; objects keep their shapes and places.",
             plan,
+            [f"'{word}' = {spec['sense']}."],
         )
 
     return Task(FAMILY, mood, "3d", ask, text, frame, decide, tuple(lights), level, LEVELS, [tuple(objects)])

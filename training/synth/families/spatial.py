@@ -2,18 +2,21 @@
 1", "the one closest to the camera"), resolved from the view's mark table: left/right by the
 marks' x, front/back by the distance from that view's camera. Only unambiguous cases are made
 (the chosen object beats the runner-up by 0.08 in x, or by 15% in distance). The edit is a
-recolor to a named colour or a degree edit."""
+recolour to a named colour or a degree edit."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from evlm.scenetext import colour_name
 from training.synth.families.attributes import ATTRIBUTES
-from training.synth.families.common import Context, Task, make_plan, phrase
+from training.synth.families.common import Context, Task, make_plan, material_edit, other_colours, palette, phrase
 from training.synth.families.degree import degree_task
-from training.synth.language import ORDINALS, Ask
-from training.synth.reasoning import Decision, describe, fmt_color, upper_first
-from training.synth.scenes import COLORS, KINDS
+from training.synth.heldout import HELD_OUT_COMPOSITIONS
+from training.synth.kinds import COLORS
+from training.synth.language import Ask
+from training.synth.reasoning import Decision, upper_first
+from training.synth.referring import Reference, display_color, fits, words
 
 FAMILY = "view_reference"
 NEAR = {
@@ -27,10 +30,16 @@ _PHRASES = {
     "front": ("the {w} in front", "the {w} closest to the camera", "the nearest {w}"),
     "back": ("the {w} at the back", "the {w} farthest from the camera", "the {w} in the back"),
 }
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
 
 
 def propose(ctx: Context) -> Task | None:
     scene, rng = ctx.scene, ctx.rng
+    recolor = rng.random() < 0.4
+    attr = None if recolor else ATTRIBUTES[ctx.choice(["size_up", "size_down", "darker", "raise", "shinier"])]
+    op = "set_base_color" if recolor else attr.op
+    if ((op, "position") in HELD_OUT_COMPOSITIONS) != (ctx.held_out == "composition"):
+        return None
     n_views = len(ctx.shots[0])
     combos = [(v, r) for v in range(n_views) for r in RELATIONS]
     for i in rng.permutation(len(combos)):
@@ -42,46 +51,38 @@ def propose(ctx: Context) -> Task | None:
         return None
     ranked, keys, word = found
     target = ranked[0]
-    base = ctx.choice(_PHRASES[relation]).format(w=word)
-    mentions = [f"in view {view}", f"in the {ORDINALS[view]} view", f"in orbit {view}"]
-    if view == 0:
-        mentions += ["from the main angle", ""]
-    mention = ctx.choice(mentions)
-    subject = f"{base} {mention}".strip()
-    view_words = f"view {view}" if mention else "no view named, so view 0 (the first)"
-    listing = ", ".join(
-        f"mark {scene.get(n).mark} ({n}) at {_key_text(relation, k)}" for n, k in zip(ranked, keys, strict=True)
+    mention = ctx.choice(
+        [f"in view {view}", f"in the {ORDINALS[view]} view", f"in orbit {view}"]
+        + (["from the main angle", ""] if view == 0 else [])
     )
+    subject = f"{ctx.choice(_PHRASES[relation]).format(w=word)} {mention}".strip()
+    listing = ", ".join(f"{n} ({_key_text(relation, k)})" for n, k in zip(ranked, keys, strict=True))
+    ref = Reference(subject, "position")
 
     def resolve(t: str) -> list[str]:
-        return [
-            f"'{subject}': {view_words}; candidates there: {listing}; "
-            f"the {relation} one is mark {scene.get(t).mark} -> {t}: {describe(scene, t)}."
-        ]
+        return [f"'{subject}': view {view}, {listing}; the {relation} one -> {t} (mark {scene.get(t).mark})."]
 
     distractors = [(ranked[1],), (ranked[-1],)] + [(n,) for n in ranked[2:-1]]
     distractors = list(dict.fromkeys(d for d in distractors if d[0] != target))
-    if rng.random() < 0.5:
-        return _recolor_task(ctx, target, subject, resolve, distractors)
-    attr = ATTRIBUTES[ctx.choice(["size_up", "size_down", "darker", "raise"])]
+    if recolor:
+        return _recolor_task(ctx, target, ref, resolve, distractors)
     if not attr.ok(scene, target):
         return None
-    return degree_task(ctx, FAMILY, attr, target, subject, (), resolve, distractors)
+    return degree_task(ctx, FAMILY, attr, target, ref, resolve, distractors)
 
 
 def _pick(ctx: Context, view: int, relation: str) -> tuple[list[str], list[float], str] | None:
     """Candidates ranked by the relation (best first), their keys, and the word for them."""
     scene = ctx.scene
-    marks = ctx.shots[0][view].view.marks
+    marks = [m for m in ctx.shots[0][view].view.marks if scene.get(m.object).kind != "floor"]
     if len(marks) < 2:
         return None
-    kinds = [scene.get(m.object).kind for m in marks]
-    groups = [
-        (KINDS[k].words[0], [m for m in marks if scene.get(m.object).kind == k])
-        for k in set(kinds)
-        if kinds.count(k) >= 2
-    ]
-    groups.sort(key=lambda g: g[0])
+    objs = [scene.get(m.object) for m in marks]
+    groups = []
+    for w in sorted({w for o in objs for w in words(o)}):
+        group = [m for m, o in zip(marks, objs, strict=True) if fits(o, w)]
+        if len(group) >= 2:
+            groups.append((w, group))
     groups.append((ctx.choice(["one", "object", "thing"]), list(marks)))
     word, group = groups[int(ctx.rng.integers(len(groups)))]
     pose = np.asarray(ctx.shots[0][view].view.pose).reshape(4, 4)
@@ -103,45 +104,26 @@ def _pick(ctx: Context, view: int, relation: str) -> tuple[list[str], list[float
 
 
 def _key_text(relation: str, key: float) -> str:
-    return f"x={key:.2f}" if relation in ("left", "right") else f"{key:.1f} m from the camera"
+    return f"x {key:.2f}" if relation in ("left", "right") else f"{key:.1f} m"
 
 
-def _recolor_task(ctx: Context, target: str, subject: str, resolve, distractors) -> Task | None:  # noqa: ANN001
+def _recolor_task(ctx: Context, target: str, ref: Reference, resolve, distractors) -> Task | None:  # noqa: ANN001
     scene = ctx.scene
     if not distractors:
         return None
-    current = scene.get(target).color
-    new = ctx.choice([c for c in COLORS if c != current and NEAR[c] != current])
-    verbs = [
-        f"make {{s}} {new}",
-        f"paint {{s}} {new}",
-        f"turn {{s}} {new}",
-        f"change {{s}} to {new}",
-        f"color {{s}} {new}",
-    ]
-    ask = Ask(subject, verbs, new)
+    current = display_color(scene, scene.get(target))
+    new = ctx.choice([c for c in other_colours(current) if colour_name(COLORS[NEAR[c]]) != current])
+    ask = Ask(ref.phrase, [f"make {{s}} {new}", f"paint {{s}} {new}", f"turn {{s}} {new}", f"change {{s}} to {new}",
+                           f"color {{s}} {new}", f"repaint {{s}} {new}"], new)  # fmt: skip
     text, frame, _ = phrase(ctx, ask)
 
     def decide(targets: tuple[str, ...], level: str, flip: bool) -> Decision:
         t = targets[0]
         name = new if level == "exact" else NEAR[new]
-        color = [float(c) for c in COLORS[name]]
-        slot = 1 if scene.get(t).kind == "lamp" else 0
-        mat = scene.main_material(t)
-        ops = [{"op": "set_base_color", "targets": [t], "color": color, "slot": slot}]
-        words = (
-            f"set the base color of {t} (slot {slot}) from {fmt_color(mat.base_color)} to {name} {fmt_color(color)}."
-        )
-        plan = make_plan(
-            f"Recolor {t} {name}: {subject}.", [(f"Make {t} {name}", f"'{new}' as a base color.", 0.9, ops)]
-        )
-        return Decision(
-            f"recolor {subject} to {new}.",
-            [f"'{new}' is a plain color: base color {fmt_color(COLORS[new])}; no degree words, so the full color."],
-            resolve(t),
-            [upper_first(words)],
-            f"{t} ends {name}, the color asked for ({new}); only that object changes.",
-            plan,
-        )
+        ops, words_ = material_edit(scene, [t], {"color": palette(name)})
+        plan = make_plan(f"Make {t} {name}.", [(f"Make {t} {name}", f"'{new}' as the base color.", 0.9, ops)])
+        return Decision(f"recolour {ref.phrase} {new}.", resolve(t), [upper_first(f"{t}: {words_}")],
+                        f"{t} ends {name}, the colour asked; nothing else changes.", plan)  # fmt: skip
 
-    return Task(FAMILY, "recolor", "3d", ask, text, frame, decide, (target,), "exact", ("exact", "near"), distractors)
+    return Task(FAMILY, "recolor", "3d", ask, text, frame, decide, (target,), "exact", ("exact", "near"), distractors,
+                can_flip=False, how="position")  # fmt: skip
