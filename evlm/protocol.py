@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     ENGINE_ERROR = "engine_error"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
+    PROMPT_TOO_LONG = "prompt_too_long"  # the prompt's tokens + the answer budget exceed the model's context
 
 
 class ProtocolError(Exception):

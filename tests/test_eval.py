@@ -238,7 +238,7 @@ def test_engine_prompt_matches_the_collators_prompt(tmp_path, tiny_checkpoint):
     examples = load_dataset_dir(write_dataset(tmp_path / "ds"), ["test"])["test"][1:3]  # with a reference; no scene
     engine = load_engine(tiny_checkpoint, device="cpu", max_reasoning_tokens=4, max_answer_tokens=300)
     predictions = predict(engine, examples)
-    collator = Collator(engine.processor)
+    collator = Collator(engine.checkpoint.processor)
     for ex, pred in zip(examples, predictions, strict=True):
         enc = collator.encode(ex)
         assert pred.tokens["prompt"] == enc["segment_ids"].count(0)

@@ -223,6 +223,11 @@ class JsonConstraint:
     def all_ids(self) -> list[int]:
         return self.token_ids + self.forced_ids
 
+    @property
+    def answer_bytes(self) -> bytearray:
+        """The bytes of the model's accepted tokens (not the finisher's); read, don't change."""
+        return self._text
+
     def text(self) -> str:
         return b"".join(self._bytes(t) for t in self.all_ids).decode("utf-8")
 

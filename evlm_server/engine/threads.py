@@ -1,0 +1,132 @@
+"""How many threads torch computes with on a CPU: from what is free, re-decided as the load changes.
+
+Why: torch's intra-op threads (OpenMP) wait for each other at the end of every parallel op. When
+another process holds a core, the thread on it is descheduled and every op waits a time slice
+for it: measured here on 2 cores, a suggest took 35.5 s with torch's default 2 threads beside
+one busy core, against 4.5 s with 1 thread. So the policy counts the cores that other processes
+are using (the machine's busy CPU time minus this process's own, over the last interval) and
+gives torch only the cores left, at least one. The engines re-decide between model calls
+(`apply`), so a Blender capture that starts mid-request is seen within a second.
+
+The CPU counters come from /proc/stat on Linux, else from psutil when it is installed; without
+either the policy keeps its fallback count.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+
+import torch
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _machine_busy_s() -> float | None:
+    """CPU seconds the whole machine has been busy (all cores), or None if unknown here."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()[1:]
+        ticks = [int(x) for x in fields[:8]]  # user nice system idle iowait irq softirq steal
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    try:
+        import psutil
+
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+    except Exception:  # psutil missing, or no counters on this platform
+        return None
+
+
+class _LoadSampler:
+    """The CPU counters every `interval_s` (a file read, microseconds), in a daemon thread shared
+    by every policy of the process; keeps the last `window_s`."""
+
+    _shared: _LoadSampler | None = None
+    _lock = threading.Lock()
+
+    def __init__(self, interval_s: float = 0.2, window_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self.samples: deque[tuple[float, float, float]] = deque(maxlen=round(window_s / interval_s) + 1)
+        self._sample()
+        threading.Thread(target=self._run, name="evlm-load", daemon=True).start()
+
+    @classmethod
+    def shared(cls) -> _LoadSampler | None:
+        """The process's sampler, started on first use; None where there are no counters."""
+        with cls._lock:
+            if cls._shared is None and _machine_busy_s() is not None:
+                cls._shared = cls()
+            return cls._shared
+
+    def others_busy(self) -> float | None:
+        """Cores that other processes kept busy over the window (None: no interval yet)."""
+        samples = list(self.samples)
+        if len(samples) < 2:
+            return None
+        (t0, busy0, own0), (t1, busy1, own1) = samples[0], samples[-1]
+        return max(0.0, ((busy1 - busy0) - (own1 - own0)) / max(t1 - t0, 1e-6))
+
+    def _sample(self) -> None:
+        busy = _machine_busy_s()
+        if busy is not None:
+            self.samples.append((time.monotonic(), busy, time.process_time()))
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval_s)
+            self._sample()
+
+
+class ThreadPolicy:
+    """`threads` fixed (a count) or None: auto, up to `max_threads` (default: the usable cores)."""
+
+    def __init__(self, threads: int | None = None, max_threads: int | None = None) -> None:
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.fixed = threads
+        self.cores = usable_cores()
+        self.max_threads = max(1, min(max_threads or self.cores, self.cores))
+        self.current = 0
+        self.others_busy = 0.0  # cores other processes used over the sampler's window
+        self._sampler = _LoadSampler.shared() if threads is None else None
+
+    @property
+    def mode(self) -> str:
+        return "fixed" if self.fixed is not None else "auto"
+
+    def apply(self) -> int:
+        """Set torch's thread count for the next model calls; returns it. Cheap: call it often."""
+        wanted = self.fixed if self.fixed is not None else self.decide()
+        if wanted != self.current:
+            torch.set_num_threads(wanted)
+            self.current = wanted
+        return wanted
+
+    def decide(self) -> int:
+        """Threads for what is free now: the cores that other processes leave, at least one."""
+        others = self._sampler.others_busy() if self._sampler is not None else None
+        if others is None:  # nothing measured (yet): one thread is safe under any load
+            return 1
+        self.others_busy = others
+        # A core counts as free only when others leave nearly all of it: a thread that shares a
+        # core waits for its time slice at every op, which costs far more than the core gives.
+        free = int(self.cores - others + 0.2)
+        return max(1, min(self.max_threads, free))
+
+    def info(self) -> dict:
+        return {
+            "mode": self.mode,
+            "threads": self.current,
+            "cores": self.cores,
+            "others_busy_cores": round(self.others_busy, 2),
+        }
