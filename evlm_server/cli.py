@@ -37,10 +37,19 @@ def server_main(argv: list[str] | None = None) -> int:
         "--engine",
         choices=["auto", "hf", "fast", "null"],
         default="auto",
-        help="auto (default): fast on CUDA for Qwen2-VL-family models, else hf; hf: plain transformers; "
-        "fast: static KV cache + CUDA graphs + continuous batching; null: no model, for testing the wire",
+        help="auto (default): fast for Qwen2-VL-family models, else hf; hf: plain transformers; "
+        "fast: static KV cache, lean decode (CUDA graphs on CUDA), continuous batching; "
+        "null: no model, for testing the wire",
     )
     serve.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    serve.add_argument(
+        "--threads",
+        type=_threads,
+        default=None,
+        metavar="N|auto",
+        help="torch's CPU threads: auto (default) uses the cores other processes leave free, "
+        "re-decided as the load changes; N fixes them",
+    )
     serve.add_argument("--max-batch", type=int, default=4, help="requests decoded together (default 4)")
     serve.add_argument("--max-reasoning-tokens", type=int, default=256)
     serve.add_argument("--max-answer-tokens", type=int, default=768)
@@ -110,6 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
                 max_batch=args.max_batch,
                 max_reasoning_tokens=args.max_reasoning_tokens,
                 max_answer_tokens=args.max_answer_tokens,
+                threads=args.threads,
             )
         except (FileNotFoundError, ValueError, OSError) as e:
             return _fail(str(e))
@@ -172,6 +182,18 @@ def _keygen(args: argparse.Namespace) -> int:
         f"give each client server.key and its own clients/clientN.key_secret"
     )
     return 0
+
+
+def _threads(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive count or 'auto', got {text!r}")
+    return n
 
 
 def _fail(message: str) -> int:
