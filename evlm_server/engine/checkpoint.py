@@ -15,7 +15,8 @@ import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from evlm.edits import plan_json_schema
-from evlm_server.engine.grammar import PlanGrammar
+from evlm.scene import SceneGraph
+from evlm_server.engine.grammar import CompiledPlan, JsonConstraint, PlanGrammar
 from evlm_server.engine.prompt import ANSWER_PREFIX, THINK_END
 from evlm_server.engine.stages import StageTokens
 
@@ -95,6 +96,7 @@ class Checkpoint:
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.stop_id
         self.grammar = PlanGrammar.for_tokenizer(tok, self.vocab_size, [self.stop_id])
         self.grammar.compile(plan_json_schema(None))  # warms xgrammar's caches shared by scenes
+        self._compiled: dict[tuple[str | None, int], CompiledPlan] = {}  # see `constraint`
 
         # `</think>` is a special token in some tokenizers (the tiny one), text in Qwen2-VL's.
         think_end = tok.convert_tokens_to_ids(THINK_END)
@@ -112,6 +114,20 @@ class Checkpoint:
             token_bytes=self.grammar.vocab.decoded,
             decode=lambda ids: tok.decode(ids, skip_special_tokens=False),
         )
+
+    def constraint(self, scene: SceneGraph | None, max_suggestions: int, budget: int) -> JsonConstraint:
+        """A fresh grammar constraint for a plan about `scene`, of at most `budget` tokens.
+
+        The plan's schema and grammar are kept for the last scenes seen (an artist asks again
+        about the same scene): building the schema alone costs ~45 ms of pydantic work."""
+        key = (scene.model_dump_json() if scene is not None else None, max_suggestions)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self.grammar.compile(plan_json_schema(scene, max_suggestions))
+            if len(self._compiled) >= 64:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[key] = compiled
+        return self.grammar.constraint(compiled, budget)
 
     def info(self) -> dict:
         return {

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import torch
 
-from evlm.edits import plan_json_schema
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult, Outcome, run_stepped
 from evlm_server.engine.checkpoint import Checkpoint
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, supports_config
@@ -135,8 +134,7 @@ class FastEngine:
         if ckpt.context_tokens is not None and ckpt.context_tokens < limit:
             limit, what = ckpt.context_tokens, f"model's context of {ckpt.context_tokens} tokens"
         prompt = encode_request(ckpt.processor, req, limit - self.max_new_tokens, what)
-        schema = plan_json_schema(req.scene, req.max_suggestions)
-        constraint = ckpt.grammar.constraint(ckpt.grammar.compile(schema), self.spec.max_answer_tokens)
+        constraint = ckpt.constraint(req.scene, req.max_suggestions, self.spec.max_answer_tokens)
         row = Row(req, constraint, prompt_tokens=len(prompt))
         return Sequence(prompt.model_inputs(ckpt.device, ckpt.takes_mm_token_types), row, self.max_new_tokens)
 

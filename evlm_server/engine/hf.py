@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 from transformers import GenerationConfig, LogitsProcessor, StoppingCriteria
 
-from evlm.edits import plan_json_schema
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
 from evlm_server.engine.checkpoint import Checkpoint, load_processor
 from evlm_server.engine.inputs import PromptInputs, batch_inputs, encode_request
@@ -106,8 +105,7 @@ class HFEngine:
         ckpt = self.checkpoint
         room = ckpt.context_tokens - self.max_new_tokens if ckpt.context_tokens else None
         prompt = encode_request(ckpt.processor, req, room, f"model's context of {ckpt.context_tokens} tokens")
-        schema = plan_json_schema(req.scene, req.max_suggestions)
-        constraint = ckpt.grammar.constraint(ckpt.grammar.compile(schema), self.spec.max_answer_tokens)
+        constraint = ckpt.constraint(req.scene, req.max_suggestions, self.spec.max_answer_tokens)
         return Row(req, constraint, prompt_tokens=len(prompt)), prompt
 
     def _generate(self, rows: list[Row], prompts: list[PromptInputs]) -> None:
