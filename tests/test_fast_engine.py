@@ -107,6 +107,27 @@ def test_greedy_tokens_match_plain_generate(models, arch):
     torch.testing.assert_close(torch.stack(scores), ref_logits, rtol=0, atol=1e-5)
 
 
+def test_the_cuda_graph_step_gives_the_exact_steps_logits(models):
+    """What a CUDA graph captures: the step over rows bucketed to a power of two and a KV length
+    padded to the bucket, masked. Run eagerly here, it must give the logits of the exact step
+    (the CPU's: no padding), row by row."""
+    model, processor = models["qwen2_5_vl"]
+    decoder = StaticDecoder(model, max_batch=4, max_len=512, kv_bucket=64)
+    pres = [decoder.prefill(prompt(processor, text, [(90, 90)], color=c)) for text, c in (("a", 10), ("bb", 99))]
+    decoder.insert(0, pres[0])
+    decoder.insert(2, pres[1])  # slot 1 free: fed anything, ignored
+    tokens, lengths = [5, 0, 9], [pres[0].length, 0, pres[1].length]
+    positions = [lengths[0] + pres[0].rope_delta, 0, lengths[2] + pres[1].rope_delta]
+    exact = decoder.decode(tokens, lengths, positions)  # rows 3, kv exactly max(lengths) + 1
+    padded_rows, padded_kv = 4, -(-(max(lengths) + 1) // 64) * 64
+    assert padded_kv > max(lengths) + 1
+    for name, values in (("tokens", tokens), ("lengths", lengths), ("positions", positions)):
+        getattr(decoder, name)[:padded_rows].copy_(torch.tensor(values + [0]))
+    with torch.inference_mode():
+        graph_shaped = decoder._step(padded_rows, padded_kv, masked=True)
+    torch.testing.assert_close(graph_shaped[[0, 2]], exact[[0, 2]], rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_joining_and_leaving_requests_match_solo_runs(models, arch):
     model, processor = models[arch]

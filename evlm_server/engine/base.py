@@ -145,4 +145,6 @@ def run_stepped(engine: Stepped, batch: list[EngineRequest]) -> list[EngineResul
     while len(done) < len(batch):
         for req, outcome in engine.step():
             done[id(req)] = outcome
+        if len(done) < len(batch) and not engine.pending():
+            raise RuntimeError(f"engine returned {len(done)} of {len(batch)} requests and holds none")
     return [done[id(req)] for req in batch]
