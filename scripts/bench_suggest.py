@@ -55,15 +55,17 @@ def plain_generate(model_path: Path, views, scene: SceneGraph, instruction: str,
     from transformers import AutoModelForImageTextToText
 
     from evlm_server.engine.base import EngineRequest
-    from evlm_server.engine.checkpoint import load_processor
     from evlm_server.engine.inputs import encode_request
+    from evlm_server.engine.loaded import load_processor
+    from evlm_server.engine.prompt import read_prompt_format
 
     processor = load_processor(model_path)
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=torch.float32).eval()
     images = [Image.open(io.BytesIO(png)).convert("RGB") for _, png in views]
     request = EngineRequest(id="b", instruction=instruction, scene=scene, views=[v for v, _ in views], images=images)
     types = "mm_token_type_ids" in inspect.signature(model.forward).parameters
-    inputs = encode_request(processor, request).model_inputs(torch.device("cpu"), mm_token_types=types)
+    prompt = encode_request(processor, request, read_prompt_format(model_path))
+    inputs = prompt.model_inputs(torch.device("cpu"), mm_token_types=types)
 
     def run(new_tokens: int) -> float:
         torch.set_num_threads(threads)

@@ -28,7 +28,7 @@ from evlm_server.engine import Cancelled, EngineRequest, EngineResult, load_engi
 from evlm_server.engine.prompt import NO_SCENE_NOTE, build_messages, request_images  # noqa: E402
 from tests.conftest import make_scene  # noqa: E402
 
-ARCHS = ["qwen2_vl", "qwen2_5_vl"]
+ARCHS = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]  # Qwen3-VL: its image-only processor without torchvision
 
 
 @pytest.fixture(scope="module")
@@ -144,17 +144,20 @@ def test_prompt_has_images_scene_and_instruction(engines):
     assert NO_SCENE_NOTE in no_scene
 
 
-def test_prompt_ids_are_the_processors_for_plain_text(engines):
+@pytest.mark.parametrize("prompt_format", [1, 2])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_prompt_ids_are_the_processors_for_plain_text(engines, arch, prompt_format):
     """For ordinary text the engine's own encoding (user text as plain text, one request at a
     time) gives exactly the ids, images and grids of `processor(text=rendered, images=...)`, so
     what a model reads is unchanged."""
     from evlm_server.engine.inputs import encode_request
     from evlm_server.engine.prompt import ASSISTANT_PREFIX
 
-    processor = engines["qwen2_vl"].checkpoint.processor
+    processor = engines[arch].checkpoint.processor
     for req in (request(make_scene(), n_views=3, n_refs=1), request(None, n_views=1), request(make_scene(), 0)):
-        prompt = encode_request(processor, req)
-        text = processor.apply_chat_template(build_messages(req), tokenize=False, add_generation_prompt=True)
+        prompt = encode_request(processor, req, prompt_format)
+        messages = build_messages(req, prompt_format)
+        text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         images = request_images(req)
         ref = processor(text=[text + ASSISTANT_PREFIX], images=images or None, return_tensors="pt")
         assert prompt.ids == ref["input_ids"][0].tolist()

@@ -229,19 +229,28 @@ def test_evlm_eval_end_to_end_on_a_tiny_random_checkpoint(tmp_path, tiny_checkpo
     assert (out / "metrics.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_engine_prompt_matches_the_collators_prompt(tmp_path, tiny_checkpoint):
-    """The collator's prompt part is, token for token, as long as the engine's prompt."""
+@pytest.mark.parametrize("prompt_format", [1, 2])
+def test_engine_prompt_matches_the_collators_prompt(tmp_path, tiny_checkpoint, prompt_format):
+    """The collator's prompt part is, token for token, as long as the engine's prompt, in the
+    prompt format the checkpoint declares (the engine reads it; training is told it)."""
+    import shutil
+
     from evlm_server.engine import load_engine
+    from evlm_server.engine.prompt import write_prompt_format
     from training.data.collate import Collator
     from training.eval.harness import predict
 
-    examples = load_dataset_dir(write_dataset(tmp_path / "ds"), ["test"])["test"][1:3]  # with a reference; no scene
-    engine = load_engine(tiny_checkpoint, device="cpu", max_reasoning_tokens=4, max_answer_tokens=300)
+    model = shutil.copytree(tiny_checkpoint, tmp_path / "model")
+    write_prompt_format(model, prompt_format)
+    examples = load_dataset_dir(write_dataset(tmp_path / "ds"), ["test"])["test"][:3]  # a scene; a reference; none
+    engine = load_engine(model, device="cpu", max_reasoning_tokens=4, max_answer_tokens=300)
+    assert engine.checkpoint.prompt_format == prompt_format
     predictions = predict(engine, examples)
-    collator = Collator(engine.checkpoint.processor)
-    for ex, pred in zip(examples, predictions, strict=True):
-        enc = collator.encode(ex)
-        assert pred.tokens["prompt"] == enc["segment_ids"].count(0)
+    for fmt in (1, 2):
+        collator = Collator(engine.checkpoint.processor, prompt_format=fmt)
+        counts = [collator.encode(ex)["segment_ids"].count(0) for ex in examples]
+        same = [pred.tokens["prompt"] == n for pred, n in zip(predictions, counts, strict=True)]
+        assert all(same) if fmt == prompt_format else not same[0]  # the scene's text differs between formats
 
 
 def test_evlm_eval_rejects_bad_input(tmp_path, tiny_checkpoint, capsys):

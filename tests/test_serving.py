@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from evlm.client import Client, ServerError, new_id
-from evlm.protocol import ErrorCode, Ping
+from evlm.client import Client, ServerError
+from evlm.protocol import ErrorCode
 from evlm.scene import Mark, SceneGraph, SceneObject, View
 from evlm_server.engine.null import NullEngine
 
@@ -46,7 +46,7 @@ def test_requests_arriving_mid_decode_join_it_and_match_their_solo_runs(serve, f
     asks = [("make it cozier", make_scene(), 3), ("brighter", None, 1), ("move the chair left", make_scene(), 2)]
     with Client(s.endpoint, timeout_s=60) as client:
         solo = [outcome(client.suggest(text, views(n), scene)) for text, scene, n in asks]
-        peak_before = client.info()["peak_rows"]
+        peak_before = client.info().details["peak_rows"]
     assert peak_before == 1  # one at a time
 
     got: dict[int, tuple] = {}
@@ -65,8 +65,8 @@ def test_requests_arriving_mid_decode_join_it_and_match_their_solo_runs(serve, f
     assert [got.get(i) for i in range(len(asks))] == solo
     with Client(s.endpoint, timeout_s=10) as client:
         info = client.info()
-    assert info["peak_rows"] >= 2  # they decoded side by side
-    assert info["health"]["ok"] and info["health"]["errors"] == 0
+    assert info.details["peak_rows"] >= 2  # they decoded side by side
+    assert info.healthy and info.details["worker_errors"] == 0
 
 
 # ---------------------------------------------------------------- one request's trouble is its own
@@ -151,23 +151,24 @@ class ShortEngine(NullEngine):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_the_worker_survives_its_errors_and_health_tells_the_truth(serve) -> None:  # noqa: ANN001
+def test_the_worker_survives_its_errors_and_info_tells_the_truth(serve) -> None:  # noqa: ANN001
     s = serve(ShortEngine())
     with Client(s.endpoint, timeout_s=10) as client:  # (before: a dead worker, answered by deadline only)
         with pytest.raises(ServerError) as e:
             client.suggest("short", views(1), make_scene(), deadline_s=5)
         assert e.value.code == "internal"
         assert client.suggest("fine", views(1), make_scene()).plan  # served after the error
-        health = client.wait(client.submit(Ping(id=new_id()))).info["health"]
-        assert health["ok"] and health["errors"] == 1 and "answered 0 of 1" in health["last_error"]
+        info = client.info()
+        assert info.healthy and info.details["worker_errors"] == 1
+        assert "answered 0 of 1" in info.details["worker_last_error"]
 
         with pytest.raises(ServerError) as e:
             client.suggest("die", views(1), make_scene(), deadline_s=5)
         assert e.value.code == "internal"
         time.sleep(1.2)  # a restart waits a second after the last start
         assert client.suggest("fine", views(1), make_scene()).plan
-        health = client.info()["health"]
-        assert health["ok"] and health["worker_alive"] and health["restarts"] >= 1
+        info = client.info()
+        assert info.healthy and info.details["worker_restarts"] >= 1
 
 
 # ---------------------------------------------------------------- the thread policy

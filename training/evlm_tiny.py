@@ -19,6 +19,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+from evlm_server.engine.prompt import write_prompt_format
 from training import tiny
 
 ARCH = "qwen2_vl"
@@ -39,6 +40,7 @@ MIN_PIXELS = MAX_PIXELS = 56 * 56
 
 # Qwen2-VL's template without the system message (module docstring).
 CHAT_TEMPLATE = tiny.CHAT_TEMPLATE_NO_SYSTEM
+PROMPT_FORMAT = 2  # the compact scene text (evlm.scenetext): every prompt token costs CPU training time
 
 
 def corpus(data: str | Path, limit: int = 4000, seed: int = 0) -> Iterator[str]:
@@ -51,7 +53,7 @@ def corpus(data: str | Path, limit: int = 4000, seed: int = 0) -> Iterator[str]:
     random.Random(seed).shuffle(lines)
     for line in lines[:limit]:
         record = Record.model_validate_json(line)
-        user = prompt_messages(record)[-1]["content"]
+        user = prompt_messages(record, prompt_format=PROMPT_FORMAT)[-1]["content"]
         yield "".join(part.get("text", "") for part in user)
         yield reasoning_text(record.reasoning)
         yield answer_text(record.plan)
@@ -62,7 +64,9 @@ def init_checkpoint(data: str | Path, out: str | Path, vocab_size: int = VOCAB_S
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = tiny.wrap_tokenizer(tiny.train_tokenizer(corpus(data, seed=seed), vocab_size), CHAT_TEMPLATE)
-    return tiny.build_checkpoint(out, tokenizer, ARCH, seed, TEXT, VISION, CHAT_TEMPLATE, (MIN_PIXELS, MAX_PIXELS))
+    tiny.build_checkpoint(out, tokenizer, ARCH, seed, TEXT, VISION, CHAT_TEMPLATE, (MIN_PIXELS, MAX_PIXELS))
+    write_prompt_format(out, PROMPT_FORMAT)
+    return out
 
 
 def export(src: str | Path, dst: str | Path, card: str | None = None) -> Path:

@@ -49,6 +49,7 @@ from training.train import (
     load_model,
     make_optimizer,
     pick_device,
+    prompt_format_of,
     save_checkpoint,
     seed_everything,
     step_batches,
@@ -223,7 +224,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
         what = "DPO pairs with both records" if cfg.mode == "dpo" else "records"
         raise ConfigError(f"no {what} in the {cfg.train_split!r} split of {cfg.data}")
     model, processor = load_model(cfg, device)
-    collate = PairCollator(processor, cfg.max_length)
+    collate = PairCollator(processor, cfg.max_length, prompt_format=prompt_format_of(cfg))
 
     # The reference: the starting weights, before any update (and before a resume loads newer ones).
     t0 = time.perf_counter()

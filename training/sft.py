@@ -31,6 +31,7 @@ from training.train import (
     load_model,
     make_optimizer,
     pick_device,
+    prompt_format_of,
     save_checkpoint,
     seed_everything,
     step_batches,
@@ -77,7 +78,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
     if not train:
         raise ConfigError(f"no {cfg.train_split!r} records of variants {cfg.used_variants} in {cfg.data}")
     model, processor = load_model(cfg, device)
-    collate = Collator(processor, cfg.max_length)
+    collate = Collator(processor, cfg.max_length, prompt_format=prompt_format_of(cfg))
     opt, sched = make_optimizer(cfg, model)
     model, opt = dist.prepare(model, opt)  # several processes: DDP (or the accelerate config's wrapper)
     log = Logger(cfg, echo, enabled=dist.is_main)

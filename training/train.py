@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import random
 import shutil
 import time
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from evlm_server.engine.prompt import read_prompt_format, write_prompt_format
 from training.dist import Dist
 
 MODES = ("sft", "rkto", "kto", "dpo")
@@ -65,6 +67,7 @@ class TrainConfig:
     lora: dict | None = None  # None: full fine-tuning; {} or {r, alpha, dropout, target_modules}: LoRA
     freeze_vision: bool = True  # keep the vision tower frozen (full fine-tuning)
     max_length: int | None = None  # longer examples are an error (never truncated)
+    prompt_format: int | None = None  # None: the base model's (its evlm.json); a number moves the model to it
     eval_every: int = 50  # steps (0: only at the end)
     eval_limit: int | None = None  # at most N eval examples
     save_every: int = 50  # steps (0: only at the end)
@@ -328,11 +331,25 @@ def load_checkpoint(path: Path, model, opt, sched, dist: Dist | None = None) -> 
         for n, t in trainable.items():
             params[n].copy_(t)
     opt.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu"))
-    state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
+    state = _load_plain(path / "state.pt")
     sched.load_state_dict(state["scheduler"])
     own = path / f"rng-{dist.rank}.pt"  # a process > 0 of a run of several (else: the main one's)
-    _set_rng_state(torch.load(own, weights_only=False) if dist.rank and own.is_file() else state["rng"])
+    _set_rng_state(_load_plain(own) if dist.rank and own.is_file() else state["rng"])
     return state
+
+
+# What a state file may hold besides tensors and plain data: numpy's RNG state (an array).
+_NUMPY_STATE = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def _load_plain(file: Path) -> dict:
+    """A state file without running anything it holds: a checkpoint folder may come from
+    elsewhere, and a full unpickle runs any code in it (weights_only=False did)."""
+    try:
+        with torch.serialization.safe_globals(_NUMPY_STATE):
+            return torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{file}: not a state file this trainer writes ({str(e).splitlines()[0]})") from None
 
 
 def seed_everything(seed: int) -> None:
@@ -397,6 +414,11 @@ _WEIGHT_FILES = ("config.json", "generation_config.json")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
+def prompt_format_of(cfg: TrainConfig) -> int:
+    """The prompt format this run trains on: the config's, else the base model's."""
+    return cfg.prompt_format if cfg.prompt_format is not None else read_prompt_format(cfg.model)
+
+
 def export_model(model, base: str | Path, dst: str | Path) -> Path:
     """`dst`: a plain Hugging Face folder: the model's weights (LoRA merged) via
     `save_pretrained`, plus the base checkpoint's processor and tokenizer files, copied as they
@@ -420,6 +442,7 @@ def finish_run(cfg: TrainConfig, model, log: Logger, title: str, dist: Dist) -> 
     if dist.is_main:
         plot_losses(log.path, out.parent / "loss.png", title)
         export_model(dist.unwrap(model), cfg.model, out)
+        write_prompt_format(out, prompt_format_of(cfg))  # served as it was trained
     dist.barrier()
     dist.end()
     return out

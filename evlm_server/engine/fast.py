@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult, Outcome, run_stepped
-from evlm_server.engine.checkpoint import Checkpoint
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, supports_config
 from evlm_server.engine.inputs import encode_request
+from evlm_server.engine.loaded import Checkpoint
 from evlm_server.engine.spec import DecodeSpec
 from evlm_server.engine.stages import Row, StageMachine
 from evlm_server.engine.threads import ThreadPolicy
@@ -94,7 +94,7 @@ class FastEngine:
             "max_len": self.decoder.max_len,
             "cuda_graphs": self.decoder.cuda_graphs,
             "graphs_captured": len(self.decoder._graphs),
-            "threads": self.threads.info(),
+            **self.threads.info(),
             "decode_steps": self.scheduler.steps,
             "peak_rows": self.scheduler.peak_rows,
         }
@@ -133,7 +133,7 @@ class FastEngine:
         limit, what = self.decoder.max_len, f"engine's KV cache of {self.decoder.max_len} tokens"
         if ckpt.context_tokens is not None and ckpt.context_tokens < limit:
             limit, what = ckpt.context_tokens, f"model's context of {ckpt.context_tokens} tokens"
-        prompt = encode_request(ckpt.processor, req, limit - self.max_new_tokens, what)
+        prompt = encode_request(ckpt.processor, req, ckpt.prompt_format, limit - self.max_new_tokens, what)
         constraint = ckpt.constraint(req.scene, req.max_suggestions, self.spec.max_answer_tokens)
         row = Row(req, constraint, prompt_tokens=len(prompt))
         return Sequence(prompt.model_inputs(ckpt.device, ckpt.takes_mm_token_types), row, self.max_new_tokens)

@@ -23,8 +23,8 @@ import torch
 from transformers import GenerationConfig, LogitsProcessor, StoppingCriteria
 
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
-from evlm_server.engine.checkpoint import Checkpoint, load_processor
 from evlm_server.engine.inputs import PromptInputs, batch_inputs, encode_request
+from evlm_server.engine.loaded import Checkpoint, load_processor
 from evlm_server.engine.spec import DecodeSpec
 from evlm_server.engine.stages import Row, StageMachine
 from evlm_server.engine.threads import ThreadPolicy
@@ -63,7 +63,7 @@ class HFEngine:
             "max_batch": self.max_batch,
             "max_reasoning_tokens": self.spec.max_reasoning_tokens,
             "max_answer_tokens": self.spec.max_answer_tokens,
-            "threads": self.threads.info(),
+            **self.threads.info(),
         }
 
     def run(self, batch: list[EngineRequest]) -> list[EngineResult | Exception]:
@@ -104,7 +104,9 @@ class HFEngine:
             raise Cancelled(req.id)
         ckpt = self.checkpoint
         room = ckpt.context_tokens - self.max_new_tokens if ckpt.context_tokens else None
-        prompt = encode_request(ckpt.processor, req, room, f"model's context of {ckpt.context_tokens} tokens")
+        prompt = encode_request(
+            ckpt.processor, req, ckpt.prompt_format, room, f"model's context of {ckpt.context_tokens} tokens"
+        )
         constraint = ckpt.constraint(req.scene, req.max_suggestions, self.spec.max_answer_tokens)
         return Row(req, constraint, prompt_tokens=len(prompt)), prompt
 

@@ -48,13 +48,18 @@ class PromptInputs:
 
 
 def encode_request(
-    processor, request: EngineRequest, max_tokens: int | None = None, what_limits: str = "context"
+    processor,
+    request: EngineRequest,
+    prompt_format: int = 1,
+    max_tokens: int | None = None,
+    what_limits: str = "context",
 ) -> PromptInputs:
-    """The request's prompt (chat template, then `<think>\\n`) and images. Raises PromptTooLong when
-    the prompt has more than `max_tokens` tokens, ValueError when the processor refuses an image."""
+    """The request's prompt in `prompt_format` (chat template, then `<think>\\n`) and images.
+    Raises PromptTooLong when the prompt has more than `max_tokens` tokens, ValueError when the
+    processor refuses an image."""
     tokenizer = processor.tokenizer
     images = request_images(request)
-    ids = plain_user_text_ids(processor, build_messages(request), ASSISTANT_PREFIX)
+    ids = plain_user_text_ids(processor, build_messages(request, prompt_format), ASSISTANT_PREFIX)
     image_token = getattr(processor, "image_token", "<|image_pad|>")
     image_token_id = tokenizer.convert_tokens_to_ids(image_token)
     placeholders = sum(i == image_token_id for i in ids)

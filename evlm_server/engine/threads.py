@@ -9,7 +9,8 @@ gives torch only the cores left, at least one. The engines re-decide between mod
 (`apply`), so a Blender capture that starts mid-request is seen within a second.
 
 The CPU counters come from /proc/stat on Linux, else from psutil when it is installed; without
-either the policy keeps its fallback count.
+either the policy keeps one thread. torch is imported when a count is applied, so the command
+line can check `--threads` before it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,19 @@ import threading
 import time
 from collections import deque
 
-import torch
+from evlm.cliargs import arg_type
+
+
+def check_threads(text: str) -> int | None:
+    """`--threads`: a positive count, or `auto` (None)."""
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"expected a positive count or 'auto', got {text!r}")
+    return int(text)
+
+
+threads_arg = arg_type(check_threads)
 
 
 def usable_cores() -> int:
@@ -108,6 +121,8 @@ class ThreadPolicy:
         """Set torch's thread count for the next model calls; returns it. Cheap: call it often."""
         wanted = self.fixed if self.fixed is not None else self.decide()
         if wanted != self.current:
+            import torch
+
             torch.set_num_threads(wanted)
             self.current = wanted
         return wanted
@@ -125,8 +140,8 @@ class ThreadPolicy:
 
     def info(self) -> dict:
         return {
-            "mode": self.mode,
             "threads": self.current,
+            "threads_policy": self.mode,
             "cores": self.cores,
             "others_busy_cores": round(self.others_busy, 2),
         }

@@ -21,7 +21,6 @@ from evlm.edits import EditPlan
 from evlm.session import best_index
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "examples" / "sample_scene" / "scene.blend"
 HEADLESS = ROOT / "blender_addon" / "headless.py"
 
 if str(ROOT) not in sys.path:
@@ -38,10 +37,10 @@ def null_endpoint(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def input_blend(tmp_path) -> Path:  # noqa: ANN001
+def input_blend(tmp_path, sample_blend) -> Path:  # noqa: ANN001
     path = tmp_path / "in" / "scene.blend"
     path.parent.mkdir()
-    shutil.copy(SAMPLE, path)
+    shutil.copy(sample_blend, path)
     bpy.ops.wm.open_mainfile(filepath=str(path))
     return path
 
@@ -166,4 +165,10 @@ def test_command_line_refuses_bad_input(input_blend, tmp_path) -> None:  # noqa:
     assert proc.returncode == 2 and "views" in proc.stderr
     proc = cli("--blend", str(input_blend), "--server-key", "k")
     assert proc.returncode == 2 and "--instruction" in proc.stderr  # argparse: required
+    proc = cli("--blend", str(input_blend), "-i", "x", "--endpoint", "localhost:5555")
+    assert proc.returncode == 2 and "did you mean tcp://localhost:5555?" in proc.stderr
+    proc = cli("--blend", str(input_blend), "-i", "x", "--curve-dir", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "no such folder" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.split()[-1][0].isdigit()
     assert digest(input_blend) == before

@@ -40,8 +40,11 @@ class Collator:
     `as_hf_dataset` rows. `max_length`: ValueError for a longer example (truncating would cut an
     image or the plan's JSON)."""
 
-    def __init__(self, processor: Any, max_length: int | None = None, add_stop: bool = True) -> None:
+    def __init__(
+        self, processor: Any, max_length: int | None = None, add_stop: bool = True, prompt_format: int = 1
+    ) -> None:
         self.processor = processor
+        self.prompt_format = prompt_format  # the engine's (evlm_server.engine.prompt): train on what is served
         self.tokenizer = getattr(processor, "tokenizer", processor)
         self.max_length = max_length
         self.stop_ids: list[int] = []
@@ -58,7 +61,7 @@ class Collator:
         ex = example_from_row(example) if isinstance(example, dict) else example
         record = ex.record
         images = ex.images() + ex.references()
-        text = prompt_text(self.processor, prompt_messages(record))
+        text = prompt_text(self.processor, prompt_messages(record, prompt_format=self.prompt_format))
         enc = self.processor(text=[text], images=images or None, return_tensors="pt")
         prompt_ids = enc["input_ids"][0].tolist()
         reasoning_ids = self.tokenizer.encode(

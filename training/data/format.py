@@ -71,12 +71,12 @@ def engine_request(
     )
 
 
-def prompt_messages(record: Record, max_suggestions: int | None = None) -> list[dict]:
-    """The engine's chat messages (system + user) for this record. They carry no pixels (image
-    parts are placeholders), so no image is opened here."""
+def prompt_messages(record: Record, max_suggestions: int | None = None, prompt_format: int = 1) -> list[dict]:
+    """The engine's chat messages (system + user) for this record, in the prompt format the model
+    is trained on. They carry no pixels (image parts are placeholders), so no image is opened."""
     placeholders = [None] * len(record.views)
     refs = [None] if record.reference else []
-    return build_messages(engine_request(record, placeholders, refs, max_suggestions))
+    return build_messages(engine_request(record, placeholders, refs, max_suggestions), prompt_format)
 
 
 def prompt_text(processor: Any, messages: list[dict]) -> str:
