@@ -82,12 +82,17 @@ class _LoadSampler:
             return cls._shared
 
     def others_busy(self) -> float | None:
-        """Cores that other processes kept busy over the window (None: no interval yet)."""
+        """Cores that other processes kept busy (None: no interval yet): the more of the last
+        interval's and the window's, so a load that starts is seen within one interval, and one
+        that stops must stay gone for the whole window."""
         samples = list(self.samples)
         if len(samples) < 2:
             return None
-        (t0, busy0, own0), (t1, busy1, own1) = samples[0], samples[-1]
-        return max(0.0, ((busy1 - busy0) - (own1 - own0)) / max(t1 - t0, 1e-6))
+
+        def between(a: tuple[float, float, float], b: tuple[float, float, float]) -> float:
+            return max(0.0, ((b[1] - a[1]) - (b[2] - a[2])) / max(b[0] - a[0], 1e-6))
+
+        return max(between(samples[-2], samples[-1]), between(samples[0], samples[-1]))
 
     def _sample(self) -> None:
         busy = _machine_busy_s()
