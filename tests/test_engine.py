@@ -194,6 +194,31 @@ def test_an_image_the_processor_refuses_fails_its_own_request_only(hf_engines):
     assert isinstance(results[1], ValueError) and "aspect ratio" in str(results[1])
 
 
+def test_a_failed_batch_runs_again_one_request_at_a_time(hf_engines, monkeypatch):
+    """A `generate` that fails for the batch (out of memory, say) is run again per request: only
+    the one that fails alone fails, and what the first try streamed is not streamed twice."""
+    engine = hf_engines["qwen2_vl"]
+    real = engine._generate
+
+    def flaky(rows, prompts):  # noqa: ANN001, ANN202
+        real(rows, prompts)
+        if len(rows) > 1 or rows[0].req.id == "poison":
+            raise RuntimeError(f"failed on {len(rows)} rows")
+
+    monkeypatch.setattr(engine, "_generate", flaky)
+    streamed: list[tuple[str, str]] = []
+    batch = [
+        request(make_scene(), n_views=1, id="a", on_progress=lambda stage, text: streamed.append((stage, text))),
+        request(make_scene(), n_views=1, id="poison"),
+        request(None, n_views=1, id="b"),
+    ]
+    a, poison, b = engine.run(batch)
+    assert isinstance(a, EngineResult) and isinstance(b, EngineResult)
+    assert isinstance(poison, RuntimeError) and "failed on 1 rows" in str(poison)
+    assert "".join(t for s, t in streamed if s == "reasoning").strip() == a.reasoning
+    assert validate_plan("".join(t for s, t in streamed if s == "answer"), make_scene()) == a.plan
+
+
 def test_a_prompt_past_the_context_is_refused_before_any_work(hf_engines):
     from evlm_server.engine import PromptTooLong
 
