@@ -130,6 +130,7 @@ def main() -> int:
     views = load_views(SAMPLE / "views")
     baseline = plain_generate(args.model, views, scene, args.instruction, args.baseline_threads)
     walls: dict[tuple[str, int], list[float]] = {}  # (condition, server index) -> seconds
+    parts: dict[tuple[str, int], list[dict]] = {}  # the server's own timings of each suggest
     base: dict[str, list[float]] = {}
     loads: dict[str, tuple[float, float]] = {}
     tokens: dict = {}
@@ -151,6 +152,7 @@ def main() -> int:
                         result = client.suggest(args.instruction, views, scene)
                         if run:
                             walls.setdefault((condition, i), []).append(time.perf_counter() - t0)
+                            parts.setdefault((condition, i), []).append(result.timings)
                         tokens = result.tokens
                     new = tokens.get("reasoning", 0) + tokens.get("answer", 0) - tokens.get("forced", 0)
                     seconds = baseline(new)
@@ -169,6 +171,10 @@ def main() -> int:
     for c in conditions:
         cells = [f"{med(walls[(c, i)]):.3f}" for i in range(len(servers))]
         print(f"| {c} | {loads[c][0]:.1f} / {loads[c][1]:.1f} | " + " | ".join(cells) + f" | {med(base[c]):.3f} |")
+    for c in conditions:
+        for i, name in enumerate(names):
+            t = {k: round(med([p[k] for p in parts[(c, i)] if k in p]), 3) for k in parts[(c, i)][0]}
+            print(f"server timings (median), {c}, {name}: {t}")
     figures = {"tokens": tokens, "conditions": {}}
     for i, name in enumerate(names):
         quiet = med(walls[("quiet", i)]) if "quiet" in conditions else None
