@@ -93,6 +93,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
                 **cfg.extra)  # fmt: skip
 
     model.train()
+    log.start_progress(cfg.steps, "sft", initial=start)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         mine = dist.share(step_batches(cfg, len(train), step, dist.world))
@@ -110,6 +111,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
         lr = sched.get_last_lr()[0]
         grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
+        log.tick(done)
         if done % cfg.log_every == 0 or done == cfg.steps:
             dt = time.perf_counter() - t0
             log.log(step=done, loss=total / n_tokens, lr=lr, grad_norm=grad_norm, tokens=n_tokens, tok_s=n_tokens / dt)
