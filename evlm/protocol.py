@@ -50,6 +50,7 @@ class ErrorCode(StrEnum):
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
     BAD_GEOMETRY = "bad_geometry"  # an image shape the model cannot take (aspect ratio over the limit)
+    PROMPT_TOO_LONG = "prompt_too_long"  # the prompt's tokens + the answer budget exceed the model's context
 
 
 class ProtocolError(Exception):

@@ -14,6 +14,7 @@ from evlm.cliargs import add_client_args, add_version, connect, endpoint, fail, 
 from evlm.protocol import DEFAULT_ENDPOINT, Limits, is_local_endpoint
 from evlm_server.device import DEVICES, device_arg
 from evlm_server.engine.checkpoint import check_checkpoint, supported
+from evlm_server.engine.threads import threads_arg
 
 ENV_MODEL = "EVLM_MODEL"
 # EVLM-tiny, trained by the project's own pipeline (its README.md is the model card).
@@ -44,10 +45,19 @@ def server_main(argv: list[str] | None = None) -> int:
         "--engine",
         choices=["auto", "hf", "fast", "null"],
         default="auto",
-        help="auto (default): fast on CUDA for Qwen2-VL-family models, else hf; hf: plain transformers; "
-        "fast: static KV cache + CUDA graphs + continuous batching; null: no model, for testing the wire",
+        help="auto (default): fast for Qwen2-VL-family models, else hf; hf: plain transformers; "
+        "fast: static KV cache, lean decode (CUDA graphs on CUDA), continuous batching; "
+        "null: no model, for testing the wire",
     )
     serve.add_argument("--device", type=device_arg, default="auto", help=f"{DEVICES} (default auto)")
+    serve.add_argument(
+        "--threads",
+        type=threads_arg,
+        default=None,
+        metavar="N|auto",
+        help="torch's CPU threads: auto (default) uses the cores other processes leave free, "
+        "re-decided as the load changes; N fixes them",
+    )
     serve.add_argument("--max-batch", type=positive_int, default=4, help="requests decoded together (default 4)")
     serve.add_argument("--max-reasoning-tokens", type=positive_int, default=256)
     serve.add_argument("--max-answer-tokens", type=positive_int, default=768)
@@ -135,6 +145,7 @@ def _engine(args: argparse.Namespace):  # noqa: ANN202
         max_batch=args.max_batch,
         max_reasoning_tokens=args.max_reasoning_tokens,
         max_answer_tokens=args.max_answer_tokens,
+        threads=args.threads,
     )
 
 

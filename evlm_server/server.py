@@ -1,10 +1,14 @@
-"""evlm-server: a ZeroMQ ROUTER that queues requests and hands batches to an engine.
+"""evlm-server: a ZeroMQ ROUTER that queues requests and feeds them to an engine.
 
 Two threads. The main thread owns every socket: it reads requests, checks them (protocol limits)
 before any work, answers ping/info/cancel at once, queues suggests, forwards the worker's replies
-and enforces deadlines. The worker thread takes batches from the queue, decodes the images and
-runs the engine; it talks back over an inproc PUSH socket, never touching the ROUTER (ZeroMQ
-sockets are not thread-safe).
+and enforces deadlines. The worker thread feeds the engine continuously: it takes queued jobs
+as the engine has room, decodes their images and submits them, so a request that arrives while
+others decode joins them at the next step; it answers each as it finishes. A cancel or a
+deadline sets the job's flag, and the engine drops the request at its next step. The worker
+talks back over an inproc PUSH socket, never touching the ROUTER (ZeroMQ sockets are not
+thread-safe), and survives its own errors (a watchdog restarts it should its thread die); `info`
+says whether it runs (`healthy`) and how often it failed (`details`: worker_errors, ...).
 
 "Every request answered exactly once" is kept in one place: `_pending`, owned by the main thread.
 A final reply (result or error) is sent only for a key still in it, and removes it; so a job that
@@ -64,7 +68,7 @@ from evlm.protocol import (
     parse_request,
     request_pixels,
 )
-from evlm_server.engine.base import Cancelled, Engine, EngineRequest, EngineResult
+from evlm_server.engine.base import Cancelled, Engine, EngineRequest, EngineResult, PromptTooLong, Stepped, feeder
 from evlm_server.fairqueue import FairQueue
 from evlm_server.images import decode_request_images
 
@@ -154,6 +158,9 @@ class Server:
         self._ctx = zmq.Context()
         self._inproc = f"inproc://evlm-worker-{id(self)}"
         self.stats = {"requests": 0, "errors": 0, "answered": 0}
+        self._worker_started = 0.0
+        # In info's details: errors the worker survived, the last one, restarts of a dead thread.
+        self._worker_health = {"worker_errors": 0, "worker_last_error": None, "worker_restarts": 0}
 
     # ------------------------------------------------------------------ lifecycle
     def stop(self) -> None:
@@ -171,8 +178,7 @@ class Server:
         router = self._open_router()
         pull = self._ctx.socket(zmq.PULL)
         pull.bind(self._inproc)
-        worker = self._worker_thread = threading.Thread(target=self._worker, name="evlm-engine", daemon=True)
-        worker.start()
+        self._start_worker()
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
         poller.register(pull, zmq.POLLIN)
@@ -188,6 +194,7 @@ class Server:
                 if pull in events or router in events:  # replies that came while requests were read
                     self._drain_worker(router, pull)
                 now = time.monotonic()
+                self._watch_worker(router)
                 self._expire(router, now)
                 if now >= next_keepalive:
                     self._keepalive(router)
@@ -212,6 +219,7 @@ class Server:
                         break
         finally:
             self.stop()
+            worker = self._worker_thread
             worker.join(timeout=5)
             router.close(linger=1000)  # let the last replies leave
             pull.close(linger=0)
@@ -349,8 +357,26 @@ class Server:
             queue=len(self._queue),
             in_flight=len(self._pending),
             limits=self.limits,
-            details={k: v for k, v in details.items() if isinstance(v, str | int | float | bool) or v is None},
+            details={
+                **{k: v for k, v in details.items() if isinstance(v, str | int | float | bool) or v is None},
+                **self._worker_health,
+            },
         )
+
+    def _watch_worker(self, router: zmq.Socket) -> None:
+        """If the worker thread died (it should not: it survives its own errors), answer the jobs
+        it held with `internal` and start another."""
+        if self._worker_thread.is_alive() or self._stop.is_set():
+            return
+        for key, job in list(self._pending.items()):
+            if job.started:
+                self._finish(router, key, Error(id=key[1], code=ErrorCode.INTERNAL, message="engine worker died"))
+        now = time.monotonic()
+        if now - self._worker_started < 1.0:  # it dies at once: retry at most once a second
+            return
+        log.error("engine worker thread died; starting another")
+        self._worker_health["worker_restarts"] += 1
+        self._start_worker()
 
     def _drain_worker(self, router: zmq.Socket, pull: zmq.Socket) -> None:
         for _ in range(10_000):
@@ -460,57 +486,80 @@ class Server:
                 self._drop(key)
 
     # ------------------------------------------------------------------ worker thread
+    def _start_worker(self) -> None:
+        self._worker_started = time.monotonic()
+        self._worker_thread = threading.Thread(target=self._worker, name="evlm-engine", daemon=True)
+        self._worker_thread.start()
+
     def _worker(self) -> None:
+        """Feed the engine continuously: queued jobs join the decode at its next step (as many as
+        it has room for), finished ones are answered as they finish. Survives anything: a
+        failure outside the engine's per-request results answers every job it held with
+        `internal`, clears the engine and goes on."""
         push = self._ctx.socket(zmq.PUSH)
         push.connect(self._inproc)
+        feed = feeder(self.engine)
+        held: dict[int, Job] = {}  # id(EngineRequest) -> its job
+
+        def reply(job: Job, final: bool, msg: object) -> None:
+            push.send_multipart([job.serial.to_bytes(8, "big"), b"1" if final else b"0", *encode(msg)])
+
         try:
+            feed.clear()  # a restarted worker: whatever the last one left in the engine is answered
             while True:
-                batch = self._next_batch()
-                if batch is None:
-                    return
-                self._run_batch(push, batch)
+                try:
+                    room = max(0, feed.max_batch - len(held))
+                    pixels = self.limits.max_batch_pixels - sum(job.pixels for job in held.values())
+                    jobs = self._next_jobs(busy=bool(held), room=room, pixels=pixels)
+                    if jobs is None:
+                        return
+                    for job in jobs:
+                        self._submit(feed, job, held, reply)
+                    if held:
+                        for req, outcome in feed.step():
+                            job = held.pop(id(req))
+                            reply(job, True, self._final(job, outcome))
+                except Exception as e:  # a bug of ours or the engine's: never die, never leave a job waiting
+                    log.exception("engine worker failed; answering the %d job(s) it held", len(held))
+                    self._worker_health["worker_errors"] += 1
+                    self._worker_health["worker_last_error"] = f"{type(e).__name__}: {e}"
+                    for job in held.values():
+                        reply(job, True, Error(id=job.key[1], code=ErrorCode.INTERNAL, message=f"engine worker: {e}"))
+                    held.clear()
+                    feed.clear()
         finally:
             push.close(linger=1000)
 
-    def _next_batch(self) -> list[Job] | None:
+    def _next_jobs(self, busy: bool, room: int, pixels: int) -> list[Job] | None:
+        """Up to `room` queued jobs holding at most `pixels` decoded, marked started; waits for
+        one while the engine is idle. None: stopping, and nothing is left to do."""
         with self._cond:
-            while not self._queue and not self._stop.is_set():
+            while not busy and not self._queue and not self._stop.is_set():
                 self._cond.wait(0.5)
-            if self._stop.is_set() and not self._queue:
+            if self._stop.is_set() and not self._queue and not busy:
                 return None
-            batch, pixels = [], 0
-            while len(batch) < self.engine.max_batch:
-                # A batch decodes at most max_batch_pixels; its first job always fits (the
-                # protocol bounds a request to max_request_pixels).
-                job = self._queue.pop(None if not batch else self.limits.max_batch_pixels - pixels)
+            jobs: list[Job] = []
+            while len(jobs) < room:
+                # What the engine holds decodes at most max_batch_pixels; the first job always
+                # fits (the protocol bounds a request to max_request_pixels).
+                job = self._queue.pop(None if not busy and not jobs else pixels)
                 if job is None:
                     break
                 if not job.cancelled.is_set():
                     job.started = True
                     job.started_at = time.monotonic()
-                    batch.append(job)
-                    pixels += job.pixels
-            return batch
+                    jobs.append(job)
+                    pixels -= job.pixels
+            return jobs
 
-    def _run_batch(self, push: zmq.Socket, batch: list[Job]) -> None:
-        def reply(job: Job, final: bool, msg: object) -> None:
-            push.send_multipart([job.serial.to_bytes(8, "big"), b"1" if final else b"0", *encode(msg)])
-
-        runnable: list[tuple[Job, EngineRequest]] = []
-        for job in batch:
-            try:
-                runnable.append((job, self._engine_request(job, reply)))
-            except ProtocolError as e:  # bad_image, or overloaded when memory ran out
-                reply(job, True, Error(id=job.key[1], code=e.code, message=e.message))
-        if not runnable:
-            return
+    def _submit(self, feed: Stepped, job: Job, held: dict[int, Job], reply) -> None:  # noqa: ANN001
         try:
-            results = self.engine.run([r for _, r in runnable])
-        except Exception as e:  # the engine failed as a whole: every job of the batch hears why
-            log.exception("engine failed on a batch of %d", len(runnable))
-            results = [e] * len(runnable)
-        for (job, _), res in zip(runnable, results, strict=True):
-            reply(job, True, self._final(job, res))
+            req = self._engine_request(job, reply)
+        except ProtocolError as e:  # bad_image, or overloaded when memory ran out
+            reply(job, True, Error(id=job.key[1], code=e.code, message=e.message))
+            return
+        held[id(req)] = job
+        feed.submit(req)
 
     def _engine_request(self, job: Job, reply) -> EngineRequest:  # noqa: ANN001
         msg = job.request
@@ -546,5 +595,7 @@ class Server:
             return Error(id=rid, code=ErrorCode.CANCELLED, message="cancelled")
         if isinstance(res, PlanError):
             return Error(id=rid, code=ErrorCode.INVALID_PLAN, message=str(res))
+        if isinstance(res, PromptTooLong):
+            return Error(id=rid, code=ErrorCode.PROMPT_TOO_LONG, message=str(res))
         log.error("engine error on %r: %s", rid, "".join(traceback.format_exception(res)).strip())
         return Error(id=rid, code=ErrorCode.ENGINE_ERROR, message=f"{type(res).__name__}: {res}")

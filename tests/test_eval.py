@@ -245,10 +245,10 @@ def test_engine_prompt_matches_the_collators_prompt(tmp_path, tiny_checkpoint, p
     write_prompt_format(model, prompt_format)
     examples = load_dataset_dir(write_dataset(tmp_path / "ds"), ["test"])["test"][:3]  # a scene; a reference; none
     engine = load_engine(model, device="cpu", max_reasoning_tokens=4, max_answer_tokens=300)
-    assert engine.prompt_format == prompt_format
+    assert engine.checkpoint.prompt_format == prompt_format
     predictions = predict(engine, examples)
     for fmt in (1, 2):
-        collator = Collator(engine.processor, prompt_format=fmt)
+        collator = Collator(engine.checkpoint.processor, prompt_format=fmt)
         counts = [collator.encode(ex)["segment_ids"].count(0) for ex in examples]
         same = [pred.tokens["prompt"] == n for pred, n in zip(predictions, counts, strict=True)]
         assert all(same) if fmt == prompt_format else not same[0]  # the scene's text differs between formats

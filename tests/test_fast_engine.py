@@ -1,14 +1,17 @@
-"""The fast engine (static KV cache + continuous batching) on tiny random checkpoints, CPU float32.
+"""The fast engine (static KV cache, lean decode step, continuous batching) on tiny random
+checkpoints, CPU float32.
 
 What must hold: greedy decoding gives exactly the tokens of plain `model.generate` (so the prefill,
 the multimodal rotary offset and our decode step are the reference's); requests that join and
 leave while others decode get the tokens they would get alone; the full engine returns the same
-schema-valid plans as the Hugging Face engine, and cancellation and bad requests stay per request.
+schema-valid plans as the Hugging Face engine (on the built-in model too), and cancellation and
+bad requests stay per request.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +21,11 @@ pytest.importorskip("xgrammar")
 from PIL import Image  # noqa: E402
 
 from evlm.edits import validate_plan  # noqa: E402
-from evlm_server.engine import Cancelled, EngineResult  # noqa: E402
+from evlm_server.engine import Cancelled, EngineResult, PromptTooLong  # noqa: E402
 from evlm_server.engine.fast import FastEngine  # noqa: E402
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, greedy_choose, supports_config  # noqa: E402
 from evlm_server.engine.hf import HFEngine, load_processor  # noqa: E402
+from evlm_server.engine.spec import DecodeSpec  # noqa: E402
 from tests.conftest import make_scene  # noqa: E402
 from tests.test_engine import request  # noqa: E402
 
@@ -103,6 +107,27 @@ def test_greedy_tokens_match_plain_generate(models, arch):
     torch.testing.assert_close(torch.stack(scores), ref_logits, rtol=0, atol=1e-5)
 
 
+def test_the_cuda_graph_step_gives_the_exact_steps_logits(models):
+    """What a CUDA graph captures: the step over rows bucketed to a power of two and a KV length
+    padded to the bucket, masked. Run eagerly here, it must give the logits of the exact step
+    (the CPU's: no padding), row by row."""
+    model, processor = models["qwen2_5_vl"]
+    decoder = StaticDecoder(model, max_batch=4, max_len=512, kv_bucket=64)
+    pres = [decoder.prefill(prompt(processor, text, [(90, 90)], color=c)) for text, c in (("a", 10), ("bb", 99))]
+    decoder.insert(0, pres[0])
+    decoder.insert(2, pres[1])  # slot 1 free: fed anything, ignored
+    tokens, lengths = [5, 0, 9], [pres[0].length, 0, pres[1].length]
+    positions = [lengths[0] + pres[0].rope_delta, 0, lengths[2] + pres[1].rope_delta]
+    exact = decoder.decode(tokens, lengths, positions)  # rows 3, kv exactly max(lengths) + 1
+    padded_rows, padded_kv = 4, -(-(max(lengths) + 1) // 64) * 64
+    assert padded_kv > max(lengths) + 1
+    for name, values in (("tokens", tokens), ("lengths", lengths), ("positions", positions)):
+        getattr(decoder, name)[:padded_rows].copy_(torch.tensor(values + [0]))
+    with torch.inference_mode():
+        graph_shaped = decoder._step(padded_rows, padded_kv, masked=True)
+    torch.testing.assert_close(graph_shaped[[0, 2]], exact[[0, 2]], rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_joining_and_leaving_requests_match_solo_runs(models, arch):
     model, processor = models[arch]
@@ -145,71 +170,111 @@ def test_supports():
     assert not FastEngine.supports("/nonexistent/checkpoint")
 
 
+SPEC = DecodeSpec(max_reasoning_tokens=24, max_answer_tokens=200)
+
+
 @pytest.fixture(scope="module")
 def engine(checkpoints):
-    return FastEngine(
-        checkpoints["qwen2_5_vl"], device="cpu", max_reasoning_tokens=24, max_answer_tokens=200, max_len=2048
-    )
+    return FastEngine(checkpoints["qwen2_5_vl"], SPEC, device="cpu", max_len=2048)
 
 
-def test_engine_plans_match_hf_engine(checkpoints, engine):
-    hf = HFEngine(checkpoints["qwen2_5_vl"], device="cpu", max_reasoning_tokens=24, max_answer_tokens=200)
+@pytest.mark.parametrize("arch", ARCHS)
+def test_engine_plans_match_hf_engine(checkpoints, arch):
+    fast = FastEngine(checkpoints[arch], SPEC, device="cpu", max_len=2048)
+    hf = HFEngine(checkpoints[arch], SPEC, device="cpu")
     scene = make_scene()
-    for req in (request(scene, n_views=2, id="a"), request(None, n_views=1, id="b", instruction="brighter")):
-        fast, ref = engine.run([req])[0], hf.run([req])[0]
-        assert isinstance(fast, EngineResult), fast
-        assert (fast.reasoning, fast.plan, fast.tokens) == (ref.reasoning, ref.plan, ref.tokens)
-        validate_plan(fast.plan.model_dump_json(), req.scene)
+    batch = [request(scene, n_views=2, id="a"), request(None, n_views=1, id="b", instruction="brighter")]
+    for got, ref, req in zip(fast.run(batch), hf.run(batch), batch, strict=True):
+        assert isinstance(got, EngineResult), got
+        assert (got.reasoning, got.plan, got.tokens) == (ref.reasoning, ref.plan, ref.tokens)
+        validate_plan(got.plan.model_dump_json(), req.scene)
 
 
-def test_concurrent_callers_cancel_and_bad_requests(engine):
-    scene = make_scene()
-    streamed: list[str] = []
-    cancel = threading.Event()
+def test_builtin_model_plans_match_hf_engine():
+    """The same plans out on EVLM-tiny: the sample scene, its six views, two instructions, the
+    lean decode loop against transformers' `generate`."""
+    import io
 
-    def progress(stage: str, text: str) -> None:
-        streamed.append(stage)
-        if len(streamed) >= 3:
-            cancel.set()
+    from evlm.client import load_views
+    from evlm.scene import SceneGraph
+    from evlm_server.cli import BUILTIN_MODEL
+    from evlm_server.engine import EngineRequest
 
-    cancelled = request(scene, n_views=1, id="c", on_progress=progress, is_cancelled=cancel.is_set)
-    broken = request(scene, n_views=1, id="x")
-    broken.images = [b"not decoded"]  # the processor refuses it: this request fails alone
-    outcomes: dict[str, list] = {}
-
-    def caller(name: str, batch: list) -> None:
-        outcomes[name] = engine.run(batch)
-
-    threads = [
-        threading.Thread(target=caller, args=("one", [request(scene, n_views=3, id="a"), cancelled])),
-        threading.Thread(target=caller, args=("two", [broken, request(None, n_views=2, id="b")])),
+    sample = Path(__file__).resolve().parents[1] / "examples" / "sample_scene"
+    scene = SceneGraph.model_validate_json((sample / "scene.json").read_text())
+    views = load_views(sample / "views")
+    images = [Image.open(io.BytesIO(png)).convert("RGB") for _, png in views]
+    spec = DecodeSpec(max_reasoning_tokens=384)
+    batch = [
+        EngineRequest(id=str(i), instruction=text, scene=scene, views=[v for v, _ in views], images=images)
+        for i, text in enumerate(["the ball bounces a bit too fast, slow it down", "make the ball a bit bigger"])
     ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    a, c = outcomes["one"]
-    x, b = outcomes["two"]
-    assert isinstance(a, EngineResult) and isinstance(b, EngineResult)
-    assert isinstance(c, Cancelled) and len(streamed) >= 3
-    assert isinstance(x, Exception) and not isinstance(x, EngineResult)
-    assert not engine.scheduler.busy()
+    fast = FastEngine(BUILTIN_MODEL, spec, device="cpu").run(batch)
+    ref = HFEngine(BUILTIN_MODEL, spec, device="cpu").run(batch)
+    for got, want in zip(fast, ref, strict=True):
+        assert isinstance(got, EngineResult), got
+        assert (got.reasoning, got.plan, got.tokens) == (want.reasoning, want.plan, want.tokens)
 
 
-def test_prompt_longer_than_cache_fails_alone(checkpoints):
-    small = FastEngine(
-        checkpoints["qwen2_vl"], device="cpu", max_reasoning_tokens=8, max_answer_tokens=200, max_len=1200
-    )
+def test_requests_join_and_leave_a_running_decode(engine):
+    """Fed continuously: a request submitted mid-decode joins at the next step, one cancelled
+    mid-decode leaves at the next step, a broken one fails alone; each result equals its solo run."""
+    scene = make_scene()
+    solo = {r.id: engine.run([r])[0] for r in (request(scene, n_views=3, id="a"), request(None, n_views=2, id="b"))}
+    cancel = threading.Event()
+    first = request(scene, n_views=3, id="a")
+    engine.submit(first)
+    outcomes = {}
+    for _ in range(5):
+        outcomes.update((req.id, out) for req, out in engine.step())
+    assert engine.scheduler.held() == 1
+    broken = request(scene, n_views=1, id="x")
+    broken.images = [Image.new("RGB", (2048, 1))]  # the processor refuses an aspect ratio of 200 or more
+    late, doomed = request(None, n_views=2, id="b"), request(scene, n_views=1, id="c", is_cancelled=cancel.is_set)
+    for req in (broken, late, doomed):
+        engine.submit(req)
+    peak, cancelled_at, left_at, start = 0, None, None, engine.scheduler.steps
+    while engine.pending():
+        if cancelled_at is None and engine.scheduler.steps > start + 6:
+            assert any(s is not None and s.state.req is doomed for s in engine.scheduler.slots)  # decoding
+            cancel.set()
+            cancelled_at = engine.scheduler.steps
+        for req, out in engine.step():
+            outcomes[req.id] = out
+            left_at = engine.scheduler.steps if req.id == "c" else left_at
+        peak = max(peak, sum(s is not None for s in engine.scheduler.slots))
+    assert left_at == cancelled_at + 1  # it left at the very next step
+    assert peak >= 2  # they really decoded together
+    assert isinstance(outcomes["x"], ValueError) and "aspect ratio" in str(outcomes["x"])
+    assert isinstance(outcomes["c"], Cancelled)
+    for rid in ("a", "b"):
+        got, want = outcomes[rid], solo[rid]
+        assert isinstance(got, EngineResult), got
+        assert (got.reasoning, got.plan, got.tokens) == (want.reasoning, want.plan, want.tokens)
+    assert not engine.scheduler.busy() and engine.pending() == 0
+
+
+def test_prompt_longer_than_cache_fails_alone_before_any_work(checkpoints):
+    small = FastEngine(checkpoints["qwen2_vl"], DecodeSpec(8, 200), device="cpu", max_len=1200)
     out = small.run([request(make_scene(), n_views=6, id="big"), request(None, n_views=0, id="ok")])
-    assert isinstance(out[0], ValueError) and "KV cache" in str(out[0])
+    assert isinstance(out[0], PromptTooLong) and "KV cache of 1200 tokens" in str(out[0])
     assert isinstance(out[1], EngineResult)
+    assert small.scheduler.peak_rows == 1  # the long prompt never took a slot
 
 
-def test_load_engine_picks_fast_only_on_cuda_or_when_asked(checkpoints):
+def test_load_engine_picks_fast_for_supported_models(checkpoints, tmp_path):
+    import json
+    import shutil
+
     from evlm_server.engine import load_engine
 
     path = checkpoints["qwen2_vl"]
-    assert load_engine(path, device="cpu").name == "hf"  # auto on CPU: the plain backend
-    assert load_engine(path, kind="fast", device="cpu", max_batch=2).name == "fast"
+    assert load_engine(path, device="cpu").name == "fast"  # auto: the fast engine, on a CPU too
+    assert load_engine(path, kind="hf", device="cpu", max_batch=2).name == "hf"
+    windowed = shutil.copytree(path, tmp_path / "windowed")
+    config = json.loads((windowed / "config.json").read_text())
+    config["text_config"]["use_sliding_window"] = True
+    (windowed / "config.json").write_text(json.dumps(config))
+    assert load_engine(windowed, device="cpu").name == "hf"  # one the fast decoder does not support
     with pytest.raises(ValueError, match="unknown engine"):
         load_engine(path, kind="turbo")

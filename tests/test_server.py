@@ -561,7 +561,8 @@ def test_info_is_typed_and_names_no_path(serve) -> None:  # noqa: ANN001
         2,
         True,
     )
-    assert info.details == {"dtype": "float32", "parameters": 5} and info.limits == Limits()
+    worker = {"worker_errors": 0, "worker_last_error": None, "worker_restarts": 0}  # the worker's health
+    assert info.details == {"dtype": "float32", "parameters": 5, **worker} and info.limits == Limits()
 
 
 def test_the_library_server_refuses_a_network_bind_without_curve() -> None:

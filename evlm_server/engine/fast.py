@@ -1,18 +1,19 @@
-"""The fast engine: static KV cache, CUDA-graph decode and continuous batching.
+"""The fast engine: a static KV cache, a lean decode step (a CUDA graph on CUDA) and continuous
+batching, fed request by request.
 
-`FastEngine` is `HFEngine` (same checkpoint loading, prompt, stage machine, grammar and result
-validation: stages.py's `Row` and `StageDecoder` drive the reasoning -> `</think>` -> JSON stages)
-with the decode loop replaced by a `Scheduler` over a `StaticDecoder` (fast_decode.py):
+`FastEngine` composes what hf.py's engine composes (the loaded checkpoint, the prompt encoding,
+the stage machine, the grammar) with its own decode loop: a `Scheduler` over a `StaticDecoder`
+(fast_decode.py):
 
 - every request has a slot of the static KV cache while it decodes; a newcomer is prefilled
   (vision tower + prompt through the Hugging Face model) between two decode steps, one per step,
-  and its KV copied into a free slot; a request leaves its slot when finished or cancelled;
-- each step decodes one token for every busy slot in one batched call (a CUDA graph on CUDA),
-  then masks the logits by each row's stage (xgrammar's bitmask applied on the logits' device)
-  and samples.
+  and its KV copied into a free slot; a request leaves its slot when it is finished, cancelled
+  or past its deadline (the server cancels it), at the next step;
+- each step decodes one token for every busy slot in one batched call, then the stage machine
+  masks the logits by each row's stage and takes the sampled tokens.
 
-`run(batch)` may be called from several threads at once: the requests of all callers share the
-slots, one caller drives the steps, and each caller returns when its own requests are done.
+It is fed continuously (base.Stepped: `submit`, `step`), which the server does; `run(batch)`
+runs a batch the same way. Greedy tokens equal those of hf.py's `generate` (tests).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import time
 from pathlib import Path
 
 import torch
-from xgrammar import allocate_token_bitmask
 
-from evlm.edits import plan_json_schema
-from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
+from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult, Outcome, run_stepped
 from evlm_server.engine.fast_decode import Scheduler, Sequence, StaticDecoder, supports_config
-from evlm_server.engine.hf import HFEngine
-from evlm_server.engine.prompt import ASSISTANT_PREFIX, build_messages, request_images
-from evlm_server.engine.stages import Row, StageDecoder
+from evlm_server.engine.inputs import encode_request
+from evlm_server.engine.loaded import Checkpoint
+from evlm_server.engine.spec import DecodeSpec
+from evlm_server.engine.stages import Row, StageMachine
+from evlm_server.engine.threads import ThreadPolicy
 
 
 def sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator | None) -> list[int]:
@@ -44,45 +45,39 @@ def sample(logits: torch.Tensor, temperature: float, top_p: float, generator: to
     return torch.multinomial(probs, 1, generator=generator)[:, 0].tolist()
 
 
-class FastEngine(HFEngine):
-    """HFEngine with a static-KV-cache, CUDA-graph, continuously batched decode loop."""
+class FastEngine:
+    """Static KV cache, lean (CUDA-graph on CUDA) decode, continuous batching (see the module docstring)."""
 
     name = "fast"
+    needs_pixels = True
 
     def __init__(
         self,
         model_path: str | Path,
+        spec: DecodeSpec | None = None,
         device: str = "auto",
         dtype: str | torch.dtype | None = None,
-        max_reasoning_tokens: int = 256,
-        max_answer_tokens: int = 768,
-        max_batch: int = 8,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
-        max_len: int = 8192,
+        max_batch: int = 4,
+        threads: ThreadPolicy | None = None,
+        max_len: int | None = None,
         cuda_graphs: bool | None = None,
     ) -> None:
         if not FastEngine.supports(Path(model_path).expanduser()):
             raise ValueError(f"the fast engine does not support this checkpoint: {model_path}")
-        super().__init__(
-            model_path,
-            device=device,
-            dtype=dtype,
-            max_reasoning_tokens=max_reasoning_tokens,
-            max_answer_tokens=max_answer_tokens,
-            max_batch=max_batch,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-        )
-        self.decoder = StaticDecoder(self.model, max_batch=max_batch, max_len=max_len, cuda_graphs=cuda_graphs)
-        self.scheduler = Scheduler(self.decoder, self._choose, self._advance)
-        self._bitmask = allocate_token_bitmask(max_batch, self.vocab_size)
-        self._stages: StageDecoder | None = None
+        self.checkpoint = ckpt = Checkpoint(model_path, device, dtype)
+        self.spec = spec or DecodeSpec()
+        self.max_batch = max_batch
+        self.threads = threads or ThreadPolicy()
+        self.max_new_tokens = self.spec.max_new_tokens(len(ckpt.tokens.close_ids))
+        if max_len is None:  # the model's context, within a cache of reasonable size
+            max_len = min(ckpt.context_tokens or 8192, 8192)
+        self.decoder = StaticDecoder(ckpt.model, max_batch=max_batch, max_len=max_len, cuda_graphs=cuda_graphs)
+        self.scheduler = Scheduler(self.decoder, self._choose, self._advance, self._dropped)
+        self.stages = StageMachine(ckpt.tokens, self.spec.max_reasoning_tokens)
+        self._failed: list[Outcome] = []  # requests refused at submit, returned by the next step
         self._generator = None
-        if seed is not None:
-            self._generator = torch.Generator(device=self.device).manual_seed(seed)
+        if self.spec.seed is not None:
+            self._generator = torch.Generator(device=ckpt.device).manual_seed(self.spec.seed)
 
     @staticmethod
     def supports(config: object) -> bool:
@@ -91,62 +86,82 @@ class FastEngine(HFEngine):
 
     def info(self) -> dict:
         return {
-            **super().info(),
+            "name": self.name,
+            **self.checkpoint.info(),
+            "max_batch": self.max_batch,
+            "max_reasoning_tokens": self.spec.max_reasoning_tokens,
+            "max_answer_tokens": self.spec.max_answer_tokens,
             "max_len": self.decoder.max_len,
             "cuda_graphs": self.decoder.cuda_graphs,
             "graphs_captured": len(self.decoder._graphs),
+            **self.threads.info(),
+            "decode_steps": self.scheduler.steps,
+            "peak_rows": self.scheduler.peak_rows,
         }
 
-    def run(self, batch: list[EngineRequest]) -> list[EngineResult | Exception]:
-        t0 = time.perf_counter()
-        seqs: list[Sequence | None] = []
-        results: list[EngineResult | Exception | None] = [None] * len(batch)
-        for i, req in enumerate(batch):
-            try:
-                seqs.append(self.scheduler.submit(self._sequence(req)))
-            except Exception as e:  # a bad request fails alone
-                seqs.append(None)
-                results[i] = e
-        self.scheduler.wait([s for s in seqs if s is not None])
-        for i, seq in enumerate(seqs):
-            if seq is None:
-                continue
-            try:
-                if seq.error is not None:
-                    raise seq.error
-                results[i] = self._result(seq.state, t0)
-            except Exception as e:  # e.g. a PlanError or Cancelled: fails this request only
-                results[i] = e
-        return results  # type: ignore[return-value]
+    # ------------------------------------------------------------------ fed continuously
+    def submit(self, request: EngineRequest) -> None:
+        try:
+            self.scheduler.submit(self._sequence(request))
+        except Exception as e:  # a bad request fails alone, at the next step
+            self._failed.append((request, e))
 
+    def step(self) -> list[Outcome]:
+        out, self._failed = self._failed, []
+        if self.scheduler.busy():
+            self.threads.apply()
+            out += [(seq.state.req, self._outcome(seq)) for seq in self.scheduler.step()]
+        return out
+
+    def pending(self) -> int:
+        return len(self._failed) + self.scheduler.held()
+
+    def clear(self) -> list[EngineRequest]:
+        dropped = [req for req, _ in self._failed] + [seq.state.req for seq in self.scheduler.clear()]
+        self._failed = []
+        return dropped
+
+    def run(self, batch: list[EngineRequest]) -> list[EngineResult | Exception]:
+        return run_stepped(self, batch)
+
+    # ------------------------------------------------------------------ one request
     def _sequence(self, req: EngineRequest) -> Sequence:
-        """Prompt and grammar of one request (in the caller's thread: overlaps with decoding)."""
+        """The request's prompt (bounded by the context and the cache) and grammar."""
         if req.is_cancelled():
             raise Cancelled(req.id)
-        schema = plan_json_schema(req.scene, req.max_suggestions)
-        constraint = self.grammar.constraint(self.grammar.compile(schema), self.max_answer_tokens)
-        template = self.processor.apply_chat_template(
-            build_messages(req, self.prompt_format), tokenize=False, add_generation_prompt=True
-        )
-        images = request_images(req)
-        inputs = self.processor(text=[template + ASSISTANT_PREFIX], images=images or None, return_tensors="pt")
-        row = Row(0, req, constraint)
-        row.prompt_tokens = int(inputs["input_ids"].shape[1])
-        budget = self.max_reasoning_tokens + len(self.close_ids) + self.max_answer_tokens
-        return Sequence(dict(inputs.to(self.device)), row, max_new_tokens=budget)
+        ckpt = self.checkpoint
+        limit, what = self.decoder.max_len, f"engine's KV cache of {self.decoder.max_len} tokens"
+        if ckpt.context_tokens is not None and ckpt.context_tokens < limit:
+            limit, what = ckpt.context_tokens, f"model's context of {ckpt.context_tokens} tokens"
+        prompt = encode_request(ckpt.processor, req, ckpt.prompt_format, limit - self.max_new_tokens, what)
+        constraint = ckpt.constraint(req.scene, req.max_suggestions, self.spec.max_answer_tokens)
+        row = Row(req, constraint, prompt_tokens=len(prompt))
+        return Sequence(prompt.model_inputs(ckpt.device, ckpt.takes_mm_token_types), row, self.max_new_tokens)
 
-    # -------------------------------------------------------- the scheduler's two hooks
+    def _outcome(self, seq: Sequence) -> EngineResult | Exception:
+        if seq.error is not None:
+            return seq.error
+        try:
+            return self.stages.result(seq.state)
+        except Exception as e:  # e.g. a PlanError or Cancelled: fails this request only
+            return e
+
+    # -------------------------------------------------------- the scheduler's hooks
+    def _dropped(self, seq: Sequence) -> Exception | None:
+        row: Row = seq.state
+        if row.req.is_cancelled():
+            row.phase = "cancelled"
+            return Cancelled(row.req.id)
+        return None
+
     def _choose(self, seqs: list[Sequence], logits: torch.Tensor) -> list[int]:
         rows: list[Row] = [s.state for s in seqs]  # type: ignore[misc]
         for s, row in zip(seqs, rows, strict=True):
             if not s.tokens:  # first token: the prefill just ended
                 row.t_start, row.t_first = s.t_admit, time.perf_counter()
-        stages = StageDecoder(self, rows)
-        stages.bitmask = self._bitmask[: len(rows)]  # set: the decoder allocates it lazily
-        self._stages = stages
-        return sample(stages(None, logits), self.temperature, self.top_p, self._generator)
+        self.stages.rows = rows
+        return sample(self.stages.mask(logits), self.spec.temperature, self.spec.top_p, self._generator)
 
     def _advance(self, seqs: list[Sequence], tokens: list[int]) -> list[bool]:
-        stages = self._stages
-        assert stages is not None and stages.rows == [s.state for s in seqs]
-        return stages.step(torch.tensor(tokens)[:, None]).tolist()
+        assert self.stages.rows == [s.state for s in seqs]
+        return self.stages.advance(tokens)

@@ -1,13 +1,20 @@
-"""Static-KV-cache decoding for the Qwen2-VL / Qwen2.5-VL text decoder, as a CUDA graph on CUDA.
+"""Static-KV-cache decoding for the Qwen2-VL / Qwen2.5-VL text decoder: lean on a CPU, a CUDA
+graph on CUDA.
 
 The split, and why:
 - Prefill runs the Hugging Face model itself (vision tower, embedding merge, the multimodal
   rotary positions from its own `get_rope_index`, all decoder layers), so the prompt is encoded
   exactly as the reference encodes it. Its KV cache is then copied into a slot of our cache.
 - Decode runs the text decoder layers here, one new token per slot, over a preallocated cache
-  (per layer [max_batch, kv_heads, max_len, head_dim]). Every shape is fixed for a given
-  (rows, kv length) bucket, so on CUDA each bucket is captured once as a CUDA graph and replayed:
-  no Python or kernel-launch overhead per layer, no recompilation when the batch changes.
+  (per layer [max_batch, kv_heads, max_len, head_dim]), with as few calls per layer as the math
+  allows: q, k and v are one matmul (their weights are one tensor, which the model's own
+  projections view), gate and up are one, the rotary embedding is two table lookups for the
+  whole step (`cos`, and `sin` signed so that `rotate_half(x) * sin == x.roll(half) * sin_signed`),
+  and the new keys and values go into the cache with one `index_copy_` each. For a small model
+  on a CPU a decode step is all per-call overhead, not arithmetic: this is what makes it lean.
+- On a CPU each step attends over exactly the tokens cached (no padding, no mask for one row).
+  On CUDA every shape is fixed for a (rows, kv length) bucket, so each bucket is captured once
+  as a CUDA graph and replayed: no Python or kernel-launch overhead per layer.
 
 Decode positions continue the reference's: after the prompt, Qwen's three rotary axes
 (time, height, width) are equal, `position = tokens so far + rope_delta`, where `rope_delta` is
@@ -16,12 +23,14 @@ positions than they have tokens). With equal axes the multimodal rope is the pla
 so decode needs only `inv_freq`.
 
 `Scheduler` keeps the slots busy (continuous batching): a newcomer is prefilled between two decode
-steps and takes a free slot; a sequence leaves its slot when finished. What each row may emit
-and when it is done are the caller's (`choose`, `advance`): the engine's stages, or plain greedy.
+steps and takes a free slot; a sequence leaves its slot when finished or dropped (cancelled).
+What each row may emit and when it is done are the caller's (`choose`, `advance`): the engine's
+stages, or plain greedy.
 
 Only stable module names are used: `model.model.language_model.{embed_tokens,layers,norm,
 rotary_emb}`, each layer's `input_layernorm`, `self_attn.{q,k,v,o}_proj`,
-`post_attention_layernorm`, `mlp`, and `model.lm_head` (transformers 5.x).
+`post_attention_layernorm`, `mlp.{gate,up,down}_proj`, `mlp.act_fn`, and `model.lm_head`
+(transformers 5.x). This module needs torch only (scripts/bench_engine.py loads it by path).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 SUPPORTED_TYPES = ("qwen2_vl", "qwen2_5_vl")
 
@@ -44,10 +54,12 @@ def supports_config(config: object) -> bool:
     """Whether this decoder can run a checkpoint: a config object, a config dict, or a checkpoint
     folder. Qwen2-VL-family models with full attention and a plain (or mrope) rotary embedding."""
     if isinstance(config, (str, Path)):
-        path = Path(config) / "config.json"
-        if not path.is_file():
+        try:
+            config = json.loads((Path(config) / "config.json").read_text())
+        except (OSError, ValueError):  # missing or unreadable: not a checkpoint this decoder can run
             return False
-        config = json.loads(path.read_text())
+        if not isinstance(config, dict):
+            return False
     get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
     if get("model_type") not in SUPPORTED_TYPES:
         return False
@@ -60,11 +72,6 @@ def supports_config(config: object) -> bool:
     return rope_type in ("default", "mrope")  # scaled ropes (yarn, dynamic) change with the position
 
 
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 @dataclass
 class Prefilled:
     """One prompt after the Hugging Face forward: what a slot needs to start decoding."""
@@ -74,6 +81,42 @@ class Prefilled:
     values: list[torch.Tensor]
     length: int  # prompt tokens
     rope_delta: int  # decode position = tokens so far + rope_delta
+
+
+class _Layer:
+    """One decoder layer's weights, as the lean step reads them."""
+
+    def __init__(self, layer: torch.nn.Module) -> None:
+        attn, mlp = layer.self_attn, layer.mlp
+        self.norm1, self.eps1 = layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon
+        self.norm2, self.eps2 = layer.post_attention_layernorm.weight, layer.post_attention_layernorm.variance_epsilon
+        self.qkv_w = _fuse([attn.q_proj, attn.k_proj, attn.v_proj], "weight")
+        self.qkv_b = _fuse([attn.q_proj, attn.k_proj, attn.v_proj], "bias")
+        self.gate_up_w = _fuse([mlp.gate_proj, mlp.up_proj], "weight")
+        self.o_w, self.down_w, self.act = attn.o_proj.weight, mlp.down_proj.weight, mlp.act_fn
+        self.intermediate = mlp.gate_proj.weight.shape[0]
+
+
+def _fuse(linears: list[torch.nn.Linear], name: str) -> torch.Tensor | None:
+    """One tensor of the linears' `name` parameters stacked by output row; each linear's own
+    parameter becomes a view of it (no copy of the weights is kept)."""
+    parts = [getattr(m, name) for m in linears]
+    if any(p is None for p in parts):
+        return None
+    fused = torch.cat([p.detach() for p in parts])
+    start = 0
+    for m, p in zip(linears, parts, strict=True):
+        setattr(m, name, torch.nn.Parameter(fused[start : start + p.shape[0]], requires_grad=False))
+        start += p.shape[0]
+    return fused
+
+
+def _rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    if x.dtype == torch.float32:
+        return F.rms_norm(x, (x.shape[-1],), weight, eps)
+    # The reference's own order for half types: normalise in float32, round, then scale.
+    x32 = x.float()
+    return weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
 
 
 class StaticDecoder:
@@ -102,8 +145,7 @@ class StaticDecoder:
         self.kv_heads = attn.k_proj.weight.shape[0] // self.head_dim
         self.heads = attn.q_proj.weight.shape[0] // self.head_dim
         self.scaling = attn.scaling
-        self.inv_freq = lm.rotary_emb.inv_freq.float()
-        self.rope_scale = float(lm.rotary_emb.attention_scaling)
+        self._layers = [_Layer(layer) for layer in self.layers]
         p = self.embed.weight
         self.device, self.dtype = p.device, p.dtype
         self.max_batch, self.max_len, self.kv_bucket = max_batch, max_len, kv_bucket
@@ -111,6 +153,15 @@ class StaticDecoder:
         shape = (max_batch, self.kv_heads, max_len, self.head_dim)
         self.k_cache = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
         self.v_cache = [torch.zeros(shape, dtype=self.dtype, device=self.device) for _ in self.layers]
+        # The rotary tables, one row per position (positions stay below max_len: the vision
+        # tokens of a prompt take fewer positions than tokens), computed as the reference does.
+        freqs = torch.arange(max_len, device=self.device).float()[:, None] * lm.rotary_emb.inv_freq.float()
+        emb = torch.cat((freqs, freqs), dim=-1)
+        scale = float(lm.rotary_emb.attention_scaling)
+        half = self.head_dim // 2
+        self.cos = (emb.cos() * scale).to(self.dtype)
+        sin = (emb.sin() * scale).to(self.dtype)
+        self.sin_signed = torch.cat((-sin[:, :half], sin[:, half:]), dim=-1)
         # Static inputs of the decode step, per slot: the token to feed, where its KV goes (the
         # tokens already cached), and its rotary position.
         self.tokens = torch.zeros(max_batch, dtype=torch.long, device=self.device)
@@ -118,6 +169,7 @@ class StaticDecoder:
         self.positions = torch.zeros(max_batch, dtype=torch.long, device=self.device)
         self.rows = torch.arange(max_batch, device=self.device)
         self.columns = torch.arange(max_len, device=self.device)
+        self._head_rows = torch.arange(self.kv_heads, device=self.device) * max_len  # per slot, per KV head
         if cuda_graphs is None:
             cuda_graphs = self.device.type == "cuda"
         if cuda_graphs and self.device.type != "cuda":
@@ -179,8 +231,13 @@ class StaticDecoder:
         need = max(lengths) + 1
         if need > self.max_len:
             raise ValueError(f"a slot is full: {need} > max_len {self.max_len}")
-        rows = _bucket_rows(n, self.max_batch)
-        kv_len = min(self.max_len, -(-need // self.kv_bucket) * self.kv_bucket)
+        if max(positions) >= self.max_len or min(positions) < 0:
+            raise ValueError(f"rotary position out of the table: {min(positions)}..{max(positions)}")
+        if self.cuda_graphs:
+            rows = _bucket_rows(n, self.max_batch)
+            kv_len = min(self.max_len, -(-need // self.kv_bucket) * self.kv_bucket)
+        else:  # exactly the rows and the cached tokens: no padding to compute
+            rows, kv_len = n, need
         pad = [0] * (rows - n)
         # One host-to-device copy for the three inputs.
         host = torch.tensor([tokens + pad, lengths + pad, positions + pad], dtype=torch.long)
@@ -190,7 +247,7 @@ class StaticDecoder:
         if self.cuda_graphs:
             logits = self._replay(rows, kv_len)
         else:
-            logits = self._step(rows, kv_len)
+            logits = self._step(rows, kv_len, masked=rows > 1)
         return logits[:n]
 
     @torch.inference_mode()
@@ -226,37 +283,37 @@ class StaticDecoder:
         graph.replay()
         return out
 
-    def _step(self, rows: int, kv_len: int) -> torch.Tensor:
-        """The decode step on static buffers: what a CUDA graph captures."""
-        idx, slots = self.lengths[:rows], self.rows[:rows]
-        x = self.embed(self.tokens[:rows])[:, None]  # [rows, 1, hidden]
-        freqs = self.positions[:rows, None].float() * self.inv_freq
-        emb = torch.cat((freqs, freqs), dim=-1)
-        cos = (emb.cos() * self.rope_scale).to(self.dtype)[:, None, None]  # [rows, 1, 1, head_dim]
-        sin = (emb.sin() * self.rope_scale).to(self.dtype)[:, None, None]
-        visible = (self.columns[:kv_len] <= idx[:, None])[:, None, None]  # [rows, 1, 1, kv_len]
-        group = self.heads // self.kv_heads
-        for i, layer in enumerate(self.layers):
-            attn = layer.self_attn
-            h = layer.input_layernorm(x)
-            q = attn.q_proj(h).view(rows, 1, self.heads, self.head_dim).transpose(1, 2)
-            k = attn.k_proj(h).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
-            v = attn.v_proj(h).view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
-            q = q * cos + _rotate_half(q) * sin
-            k = k * cos + _rotate_half(k) * sin
-            kc, vc = self.k_cache[i], self.v_cache[i]
-            kc[slots, :, idx] = k[:, :, 0]
-            vc[slots, :, idx] = v[:, :, 0]
+    def _step(self, rows: int, kv_len: int, masked: bool = True) -> torch.Tensor:
+        """The decode step on static buffers: what a CUDA graph captures. `masked`: whether some
+        row has fewer than `kv_len` tokens (a row may see only its own)."""
+        idx = self.lengths[:rows]
+        d, heads, kv_heads = self.head_dim, self.heads, self.kv_heads
+        x = self.embed(self.tokens[:rows])  # [rows, hidden]
+        cos = self.cos.index_select(0, self.positions[:rows])[:, None]  # [rows, 1, head_dim]
+        sin = self.sin_signed.index_select(0, self.positions[:rows])[:, None]
+        # Where each row's new key and value go, as rows of a cache layer seen as [-1, head_dim].
+        at = ((self.rows[:rows, None] * kv_heads * self.max_len + self._head_rows) + idx[:, None]).reshape(-1)
+        visible = (self.columns[:kv_len] <= idx[:, None])[:, None, None] if masked else None  # [rows, 1, 1, kv]
+        qk_width, half = (heads + kv_heads) * d, d // 2
+        for w, kc, vc in zip(self._layers, self.k_cache, self.v_cache, strict=True):
+            qkv = F.linear(_rms_norm(x, w.norm1, w.eps1), w.qkv_w, w.qkv_b)
+            qk = qkv[:, :qk_width].view(rows, heads + kv_heads, d)
+            qk = qk * cos + qk.roll(half, dims=-1) * sin  # rotary: q and k at once
+            kc.view(-1, d).index_copy_(0, at, qk[:, heads:].reshape(-1, d))
+            vc.view(-1, d).index_copy_(0, at, qkv[:, qk_width:].reshape(-1, d))
             # Grouped-query attention without repeating the cache: the query heads that share a
             # KV head are one matrix. Softmax in float32, as the reference's eager attention.
-            qg = q.reshape(rows, self.kv_heads, group, self.head_dim)
-            scores = torch.matmul(qg, kc[:rows, :, :kv_len].transpose(-1, -2)) * self.scaling
-            scores = scores.masked_fill(~visible, float("-inf"))
+            q = qk[:, :heads].reshape(rows, kv_heads, heads // kv_heads, d)
+            scores = torch.matmul(q, kc[:rows, :, :kv_len].transpose(-1, -2)) * self.scaling
+            if visible is not None:
+                scores = scores.masked_fill(~visible, float("-inf"))
             probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(self.dtype)
-            o = torch.matmul(probs, vc[:rows, :, :kv_len]).reshape(rows, 1, self.heads * self.head_dim)
-            x = x + attn.o_proj(o)
-            x = x + layer.mlp(layer.post_attention_layernorm(x))
-        return self.lm_head(self.norm(x)[:, 0]).float()
+            o = torch.matmul(probs, vc[:rows, :, :kv_len]).reshape(rows, heads * d)
+            x = x + F.linear(o, w.o_w)
+            gate_up = F.linear(_rms_norm(x, w.norm2, w.eps2), w.gate_up_w)
+            n = w.intermediate
+            x = x + F.linear(w.act(gate_up[:, :n]) * gate_up[:, n:], w.down_w)
+        return self.lm_head(_rms_norm(x, self.norm.weight, self.norm.variance_epsilon)).float()
 
     def weight_bytes(self) -> int:
         """Bytes of the weights one decode step reads (text decoder and LM head)."""
@@ -283,9 +340,11 @@ def _layer_kv(cache: object, i: int) -> tuple[torch.Tensor, torch.Tensor]:
     return cache.key_cache[i], cache.value_cache[i]
 
 
-# choose(seqs, logits [n, vocab]) -> next token per seq; advance(seqs, tokens) -> finished per seq
+# choose(seqs, logits [n, vocab]) -> next token per seq; advance(seqs, tokens) -> finished per seq;
+# dropped(seq) -> the error that ends it now (e.g. it was cancelled), or None.
 Choose = Callable[[list["Sequence"], torch.Tensor], list[int]]
 Advance = Callable[[list["Sequence"], list[int]], list[bool]]
+Dropped = Callable[["Sequence"], "Exception | None"]
 
 
 class Sequence:
@@ -309,66 +368,80 @@ class Sequence:
 
 
 class Scheduler:
-    """Slots of a StaticDecoder, a queue of waiting sequences, and the step that moves both."""
+    """Slots of a StaticDecoder, a queue of waiting sequences, and the step that moves both.
 
-    def __init__(self, decoder: StaticDecoder, choose: Choose, advance: Advance) -> None:
-        self.decoder, self.choose, self.advance = decoder, choose, advance
+    One thread drives it: `submit`, then `step` until the sequences are done.
+    """
+
+    def __init__(
+        self, decoder: StaticDecoder, choose: Choose, advance: Advance, dropped: Dropped = lambda seq: None
+    ) -> None:
+        self.decoder, self.choose, self.advance, self.dropped = decoder, choose, advance, dropped
         self.slots: list[Sequence | None] = [None] * decoder.max_batch
         self.waiting: deque[Sequence] = deque()
-        self._lock = threading.Lock()  # guards `waiting` (submitters vs the driver)
-        self._driver = threading.Lock()  # held by whichever thread runs the steps
         self.steps = 0
+        self.peak_rows = 0  # most sequences decoded in one step
+        self._finished: list[Sequence] = []
 
     def submit(self, seq: Sequence) -> Sequence:
-        with self._lock:
-            self.waiting.append(seq)
+        self.waiting.append(seq)
         return seq
 
     def busy(self) -> bool:
         return any(self.slots) or bool(self.waiting)
 
+    def held(self) -> int:
+        """Sequences waiting or decoding."""
+        return len(self.waiting) + sum(s is not None for s in self.slots)
+
     def wait(self, seqs: list[Sequence]) -> None:
-        """Drive the steps until every one of `seqs` is done (or another thread drives them)."""
+        """Step until every one of `seqs` is done."""
         while not all(s.done.is_set() for s in seqs):
-            if not self._driver.acquire(timeout=0.005):
-                continue
-            try:
-                while not all(s.done.is_set() for s in seqs):
-                    self.step()
-            finally:
-                self._driver.release()
+            self.step()
+
+    def clear(self) -> list[Sequence]:
+        """Drop every sequence (waiting or decoding), unfinished; returns them."""
+        held = [s for s in self.slots if s is not None] + list(self.waiting)
+        self.slots = [None] * self.decoder.max_batch
+        self.waiting.clear()
+        return held
 
     @torch.inference_mode()
-    def step(self) -> None:
-        """Admit one waiting sequence (prefill into a free slot), then decode one token for every
-        busy slot."""
+    def step(self) -> list[Sequence]:
+        """Drop what was cancelled, admit one waiting sequence (prefill into a free slot), then
+        decode one token for every busy slot. Returns the sequences that finished in this step."""
+        for s in [s for s in self.slots if s is not None] + list(self.waiting):
+            error = self.dropped(s)
+            if error is not None:
+                if s in self.waiting:
+                    self.waiting.remove(s)
+                self._finish(s, error)
         self._admit()
         active = [s for s in self.slots if s is not None]
-        if not active:
-            return
-        n = max(s.slot for s in active) + 1
-        tokens, lengths, positions = [0] * n, [0] * n, [0] * n
-        for s in active:
-            tokens[s.slot], lengths[s.slot], positions[s.slot] = s.next_token, s.length, s.length + s.rope_delta
-        try:
-            logits = self.decoder.decode(tokens, lengths, positions)
-            rows = logits[[s.slot for s in active]] if len(active) < n else logits
+        if active:
+            self.peak_rows = max(self.peak_rows, len(active))
+            n = max(s.slot for s in active) + 1
+            tokens, lengths, positions = [0] * n, [0] * n, [0] * n
             for s in active:
-                s.length += 1
-            self._take(active, self.choose(active, rows))
-        except Exception as e:  # the step as a whole failed (e.g. out of memory): all its rows fail
-            for s in active:
-                self._finish(s, e)
-        self.steps += 1
+                tokens[s.slot], lengths[s.slot], positions[s.slot] = s.next_token, s.length, s.length + s.rope_delta
+            try:
+                logits = self.decoder.decode(tokens, lengths, positions)
+                rows = logits[[s.slot for s in active]] if len(active) < n else logits
+                for s in active:
+                    s.length += 1
+                self._take(active, self.choose(active, rows))
+            except Exception as e:  # the step as a whole failed (e.g. out of memory): all its rows fail
+                for s in active:
+                    self._finish(s, e)
+            self.steps += 1
+        finished, self._finished = self._finished, []
+        return finished
 
     def _admit(self) -> None:
         free = [i for i, s in enumerate(self.slots) if s is None]
-        if not free:
+        if not free or not self.waiting:
             return
-        with self._lock:
-            seq = self.waiting.popleft() if self.waiting else None
-        if seq is None:
-            return
+        seq = self.waiting.popleft()
         seq.t_admit = time.perf_counter()
         try:
             pre = self.decoder.prefill(seq.inputs)
@@ -393,10 +466,13 @@ class Scheduler:
                 self._finish(s)
 
     def _finish(self, seq: Sequence, error: Exception | None = None) -> None:
+        if seq.done.is_set():
+            return
         seq.error = error
         if 0 <= seq.slot < len(self.slots) and self.slots[seq.slot] is seq:
             self.slots[seq.slot] = None
         seq.done.set()
+        self._finished.append(seq)
 
 
 def greedy_choose(seqs: list[Sequence], logits: torch.Tensor) -> list[int]:

@@ -74,6 +74,7 @@ _STRING_RULE = 'basic_string ::= (("\\"" [^"\\\\\\0-\\x1f\\ud800-\\udfff]* "\\""
 
 @dataclass
 class _Vocab:
+    stop_ids: tuple[int, ...]  # the stop tokens (the first is written after a finished row)
     decoded: list[bytes]  # bytes of each token id (special tokens: b"")
     byte_token: dict[int, int]  # byte value -> id of a token that decodes to exactly that byte
     token_len: list[int]  # decoded length per token id, for the fallback's shortest choice
@@ -185,7 +186,7 @@ class JsonConstraint:
         """Take the model's next token; afterwards the row may be done (stop token or budget)."""
         if self.done:
             return
-        if token_id in self.matcher.stop_token_ids:
+        if token_id in self.vocab.stop_ids:
             self.done = True  # the stop token ends the answer and is not part of it
             return
         if not self.matcher.accept_token(token_id):
@@ -222,6 +223,11 @@ class JsonConstraint:
     @property
     def all_ids(self) -> list[int]:
         return self.token_ids + self.forced_ids
+
+    @property
+    def answer_bytes(self) -> bytearray:
+        """The bytes of the model's accepted tokens (not the finisher's); read, don't change."""
+        return self._text
 
     def text(self) -> str:
         return b"".join(self._bytes(t) for t in self.all_ids).decode("utf-8")
@@ -468,7 +474,7 @@ def _vocab(info: xgr.TokenizerInfo, vocab_size: int, stop_token_ids: list[int]) 
         torch.tensor(inner_max),
         torch.tensor(tail),
     )
-    return _Vocab(decoded, byte_token, lens, tables)
+    return _Vocab(tuple(stop_token_ids), decoded, byte_token, lens, tables)
 
 
 def _scan_quotes(raw: bytes, inside: bool) -> tuple[int, bool, list[int], int]:
@@ -501,6 +507,7 @@ def allowed_token_ids(row: torch.Tensor, vocab_size: int) -> list[int]:
 
 
 _device_tables: dict[tuple[int, str], _QuoteTables] = {}
+_banned_cache: dict[tuple, torch.Tensor] = {}
 
 
 def _tables_on(vocab: _Vocab, device: torch.device) -> _QuoteTables:
@@ -510,27 +517,46 @@ def _tables_on(vocab: _Vocab, device: torch.device) -> _QuoteTables:
     return _device_tables[key]
 
 
-def _length_mask(c: JsonConstraint, n: int, device: torch.device) -> torch.Tensor | None:
-    """Tokens that keep every string within its bounds (None: no bound applies)."""
+def _banned_by_bounds(c: JsonConstraint, n: int, device: torch.device) -> torch.Tensor:
+    """Tokens that break a string bound whatever the open string's length: those depend on the
+    cursor only through whether it is inside a string and, outside, on the open property's
+    bounds, so they are computed once per such state and kept."""
     lo, hi = c.common_bounds
-    room = c.string_room()
-    if room is None and lo == 0 and hi >= _UNUSABLE:
-        return None
-    q = _tables_on(c.vocab, device)
     cur = c.cursor
     start = int(cur.in_string)
-    fits = (q.inner_min[start, :n] >= lo) & (q.inner_max[start, :n] <= hi) & (q.tail[start, :n] <= hi)
+    first_lo, first_hi = 0, _UNUSABLE
     if not start:
         # The first string a token opens is a key (unbounded) or the value of the open property.
         key = None if cur.expect_key or not cur.keys else cur.keys[-1]
         first_lo, first_hi = c.string_bounds.get(key, (0, _UNUSABLE)) if key else (0, _UNUSABLE)
-        whole = q.inner_first[:n]
-        fits &= (whole < 0) | ((whole >= first_lo) & (whole <= first_hi))
+    cache_key = (id(c.vocab), str(device), n, lo, hi, start, first_lo, first_hi)
+    banned = _banned_cache.get(cache_key)
+    if banned is None:
+        q = _tables_on(c.vocab, device)
+        fits = (q.inner_min[start, :n] >= lo) & (q.inner_max[start, :n] <= hi) & (q.tail[start, :n] <= hi)
+        if not start:
+            whole = q.inner_first[:n]
+            fits &= (whole < 0) | ((whole >= first_lo) & (whole <= first_hi))
+        banned = ~fits
+        if len(_banned_cache) >= 256:
+            _banned_cache.pop(next(iter(_banned_cache)))
+        _banned_cache[cache_key] = banned
+    return banned
+
+
+def _length_mask(c: JsonConstraint, n: int, device: torch.device) -> torch.Tensor | None:
+    """Tokens that would break a string's bounds (None: no bound applies)."""
+    lo, hi = c.common_bounds
+    room = c.string_room()
+    if room is None and lo == 0 and hi >= _UNUSABLE:
+        return None
+    banned = _banned_by_bounds(c, n, device)
     if room is not None:
         need, left = room
+        q = _tables_on(c.vocab, device)
         first, closes = q.first[:n], q.closes[:n]
-        fits &= (first <= left) & (~closes | (first >= need))
-    return fits
+        banned = banned | (first > left) | (closes & (first < need))
+    return banned
 
 
 def mask_rows(
@@ -547,7 +573,7 @@ def mask_rows(
         if c is None:
             continue
         if c.done:
-            stop = c.matcher.stop_token_ids[0]
+            stop = c.vocab.stop_ids[0]
             scores[row].fill_(float("-inf"))
             scores[row, stop] = 0.0
         else:
@@ -557,10 +583,10 @@ def mask_rows(
         return
     xgr.apply_token_bitmask_inplace(scores, bitmask.to(scores.device), indices=grammar_rows)
     for row in grammar_rows:
-        fits = _length_mask(constraints[row], scores.shape[-1], scores.device)
-        if fits is None:
+        banned = _length_mask(constraints[row], scores.shape[-1], scores.device)
+        if banned is None:
             continue
-        bounded = scores[row].masked_fill(~fits, float("-inf"))
+        bounded = scores[row].masked_fill(banned, float("-inf"))
         if torch.isfinite(bounded).any():  # never leave a row with nothing to sample
             scores[row] = bounded
 

@@ -1,83 +1,35 @@
-"""The Hugging Face backend: any Qwen2-VL-class checkpoint through `transformers`.
+"""The Hugging Face backend: any Qwen2-VL-class checkpoint through `transformers.generate`.
 
-One `generate` call per batch runs both stages. The stages are switched per row by
-`StageDecoder`, which is both a logits processor and a stopping criterion:
-- reasoning: free text after `<think>`, without special tokens, until the model writes
-  `</think>` or reaches `max_reasoning_tokens`;
-- close: `</think>\\n` is forced token by token (or only the `\\n`, if the model closed the
-  block itself);
-- answer: the JSON plan under the row's own grammar (grammar.py), at most `max_answer_tokens`,
-  closed by the finisher if the budget runs out;
-- done or cancelled: the row stops (generate pads it) while the others go on.
-One call means one prefill and a KV cache shared by both stages. Rows switch stage on their own
-schedule, with no padding holes in the middle of a sequence.
+One `generate` call per batch runs every stage (stages.py): the stage machine masks the logits
+through a small `LogitsProcessor` adapter and takes each sampled token through a
+`StoppingCriteria` adapter, so each row switches stage on its own schedule, with one prefill
+and a KV cache shared by both stages. The reference implementation: fast.py's leaner decode
+loop must give the same tokens.
+
+Each request's prompt is encoded on its own (inputs.py: user text as plain text, its own
+images), and a batch whose `generate` fails is run again one request at a time, so one
+request's failure never fails another's.
 
 torch and transformers are imported here only; `evlm_server.engine` loads this module lazily.
 """
 
 from __future__ import annotations
 
-import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    GenerationConfig,
-    StoppingCriteria,
-)
+from transformers import GenerationConfig, LogitsProcessor, StoppingCriteria
 
-from evlm.edits import plan_json_schema, validate_plan
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
-from evlm_server.engine.checkpoint import check_checkpoint
-from evlm_server.engine.grammar import PlanGrammar
-from evlm_server.engine.prompt import (
-    ANSWER_PREFIX,
-    ASSISTANT_PREFIX,
-    THINK_END,
-    build_messages,
-    read_prompt_format,
-    request_images,
-)
-from evlm_server.engine.stages import Row, StageDecoder
+from evlm_server.engine.inputs import PromptInputs, batch_inputs, encode_request
+from evlm_server.engine.loaded import Checkpoint, load_processor
+from evlm_server.engine.spec import DecodeSpec
+from evlm_server.engine.stages import Row, StageMachine
+from evlm_server.engine.threads import ThreadPolicy
 
-
-def load_processor(path: str | Path):
-    """`AutoProcessor` for the checkpoint or, where torchvision is missing, the same processor
-    without its video half.
-
-    transformers 5 builds the Qwen-VL processors with a video processor that needs torchvision,
-    even for image-only use. The image half (PIL backend), tokenizer and chat template are all
-    this engine needs, so without torchvision it builds just those.
-    """
-    model_type = check_checkpoint(path)
-    try:
-        return AutoProcessor.from_pretrained(path, local_files_only=True)
-    except ImportError:
-        return _image_only_processor_class(model_type).from_pretrained(path, local_files_only=True)
-
-
-def _image_only_processor_class(model_type: str):
-    from transformers import Qwen2VLProcessor, Qwen3VLProcessor
-    from transformers.processing_utils import ProcessorMixin
-
-    base = Qwen3VLProcessor if model_type == "qwen3_vl" else Qwen2VLProcessor  # Qwen2.5-VL's differs in video only
-
-    class ImageOnlyProcessor(base):
-        """The Qwen-VL processor for images only (no video processor, so no torchvision)."""
-
-        def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            for name, default in (("image", "<|image_pad|>"), ("video", "<|video_pad|>"),
-                                  ("vision_start", "<|vision_start|>"), ("vision_end", "<|vision_end|>")):  # fmt: skip
-                token = getattr(tokenizer, f"{name}_token", None) or default
-                setattr(self, f"{name}_token", token)
-                setattr(self, f"{name}_token_id", tokenizer.convert_tokens_to_ids(token))
-            ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-
-    ImageOnlyProcessor.__name__ = f"{base.__name__}ImageOnly"
-    return ImageOnlyProcessor
+__all__ = ["HFEngine", "load_processor"]  # load_processor: imported from here by training and scripts
 
 
 class HFEngine:
@@ -89,72 +41,29 @@ class HFEngine:
     def __init__(
         self,
         model_path: str | Path,
+        spec: DecodeSpec | None = None,
         device: str = "auto",
         dtype: str | torch.dtype | None = None,
-        max_reasoning_tokens: int = 256,
-        max_answer_tokens: int = 768,
         max_batch: int = 4,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        seed: int | None = None,
+        threads: ThreadPolicy | None = None,
         cache_implementation: str | None = None,
     ) -> None:
-        path = Path(model_path).expanduser()
-        check_checkpoint(path)  # FileNotFoundError / ValueError naming what works
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        if dtype is None:
-            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        elif isinstance(dtype, str):
-            dtype = getattr(torch, dtype)
-        try:
-            self.processor = load_processor(path)
-            model = AutoModelForImageTextToText.from_pretrained(path, local_files_only=True, dtype=dtype)
-        except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError) as e:
-            raise ValueError(f"cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
-        self.model = model.to(device).eval()
-        self.path, self.device, self.dtype = path, torch.device(device), dtype
-        self.prompt_format = read_prompt_format(path)  # serve the prompt it was trained on
-        self.max_reasoning_tokens = max_reasoning_tokens
-        self.max_answer_tokens = max_answer_tokens
+        self.checkpoint = ckpt = Checkpoint(model_path, device, dtype)
+        self.spec = spec or DecodeSpec()
         self.max_batch = max_batch
-        self.temperature, self.top_p, self.seed = temperature, top_p, seed
+        self.threads = threads or ThreadPolicy()
         self.cache_implementation = cache_implementation
-
-        tok = self.processor.tokenizer
-        tok.padding_side = "left"
-        self.tokenizer = tok
-        self.vocab_size = self.model.get_output_embeddings().weight.shape[0]
-        im_end = tok.convert_tokens_to_ids("<|im_end|>")
-        known = isinstance(im_end, int) and im_end != tok.unk_token_id
-        self.stop_id = im_end if known else tok.eos_token_id  # a Qwen turn ends with <|im_end|>
-        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.stop_id
-        self.grammar = PlanGrammar.for_tokenizer(tok, self.vocab_size, [self.stop_id])
-        self.grammar.compile(plan_json_schema(None))  # warms xgrammar's caches shared by scenes
-
-        # `</think>` is a special token in some tokenizers (the tiny one), text in Qwen2-VL's.
-        think_end = tok.convert_tokens_to_ids(THINK_END)
-        special = set(tok.all_special_ids) | {i for i, t in tok.added_tokens_decoder.items() if t.special}
-        self.think_end_id = think_end if think_end in special else None
-        # Reasoning is plain text: no control or vision tokens, nor ids past the tokenizer.
-        ban = torch.zeros(self.vocab_size, dtype=torch.bool)
-        ban[[i for i in special if i < self.vocab_size and i != self.think_end_id]] = True
-        ban[len(tok) :] = True
-        self.reasoning_ban = ban.to(self.device)
-        self.close_ids = tok.encode("\n" + ANSWER_PREFIX, add_special_tokens=False)
-        self.newline_ids = tok.encode("\n", add_special_tokens=False)
+        self.max_new_tokens = self.spec.max_new_tokens(len(ckpt.tokens.close_ids))
+        self.stages = StageMachine(ckpt.tokens, self.spec.max_reasoning_tokens)
 
     def info(self) -> dict:
         return {
             "name": self.name,
-            "model_type": self.model.config.model_type,
-            "path": str(self.path),
-            "device": str(self.device),
-            "dtype": str(self.dtype).removeprefix("torch."),
-            "parameters": sum(p.numel() for p in self.model.parameters()),
+            **self.checkpoint.info(),
             "max_batch": self.max_batch,
-            "max_reasoning_tokens": self.max_reasoning_tokens,
-            "max_answer_tokens": self.max_answer_tokens,
+            "max_reasoning_tokens": self.spec.max_reasoning_tokens,
+            "max_answer_tokens": self.spec.max_answer_tokens,
+            **self.threads.info(),
         }
 
     def run(self, batch: list[EngineRequest]) -> list[EngineResult | Exception]:
@@ -165,104 +74,111 @@ class HFEngine:
 
     # ------------------------------------------------------------------ one batch
     def _run_chunk(self, requests: list[EngineRequest]) -> list[EngineResult | Exception]:
-        t0 = time.perf_counter()
         results: list[EngineResult | Exception | None] = [None] * len(requests)
-        rows: list[Row] = []
+        ready: list[tuple[int, Row, PromptInputs]] = []
         for i, req in enumerate(requests):
             try:
-                if req.is_cancelled():
-                    raise Cancelled(req.id)
-                schema = plan_json_schema(req.scene, req.max_suggestions)
-                constraint = self.grammar.constraint(self.grammar.compile(schema), self.max_answer_tokens)
-                rows.append(Row(i, req, constraint))
+                ready.append((i, *self._prepare(req)))
             except Exception as e:  # a bad request fails alone
                 results[i] = e
-        if rows:
+        try:
+            self._generate([row for _, row, _ in ready], [p for _, _, p in ready])
+        except Exception as e:
+            if len(ready) == 1:
+                results[ready[0][0]] = e
+            else:  # run each alone: only the request that breaks `generate` fails
+                for i, row, _ in ready:
+                    again = replace(row.req, on_progress=_unsent(row.req.on_progress, row.sent))
+                    results[i] = self._run_chunk([again])[0]
+            ready = []
+        for i, row, _ in ready:
             try:
-                self._generate(rows)
-            except Exception as e:  # the batch as a whole failed (e.g. out of memory)
-                for row in rows:
-                    results[row.index] = e
-                return results  # type: ignore[return-value]
-            for row in rows:
-                try:
-                    results[row.index] = self._result(row, t0)
-                except Exception as e:  # e.g. a PlanError: fails this request only
-                    results[row.index] = e
+                results[i] = self.stages.result(row)
+            except Exception as e:  # e.g. a PlanError: fails this request only
+                results[i] = e
         return results  # type: ignore[return-value]
 
-    def _generate(self, rows: list[Row]) -> None:
-        texts, images = [], []
-        for row in rows:
-            template = self.processor.apply_chat_template(
-                build_messages(row.req, self.prompt_format), tokenize=False, add_generation_prompt=True
-            )
-            texts.append(template + ASSISTANT_PREFIX)
-            images += request_images(row.req)
-        inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(self.device)
-        prompt_lens = inputs["attention_mask"].sum(dim=1).tolist()
-        for row, n in zip(rows, prompt_lens, strict=True):
-            row.prompt_tokens = int(n)
+    def _prepare(self, req: EngineRequest) -> tuple[Row, PromptInputs]:
+        """The request's prompt (bounded by the context) and its row (its grammar)."""
+        if req.is_cancelled():
+            raise Cancelled(req.id)
+        ckpt = self.checkpoint
+        room = ckpt.context_tokens - self.max_new_tokens if ckpt.context_tokens else None
+        prompt = encode_request(
+            ckpt.processor, req, ckpt.prompt_format, room, f"model's context of {ckpt.context_tokens} tokens"
+        )
+        constraint = ckpt.constraint(req.scene, req.max_suggestions, self.spec.max_answer_tokens)
+        return Row(req, constraint, prompt_tokens=len(prompt)), prompt
 
-        decoder = StageDecoder(self, rows)
+    def _generate(self, rows: list[Row], prompts: list[PromptInputs]) -> None:
+        if not rows:
+            return
+        ckpt, spec = self.checkpoint, self.spec
+        inputs = batch_inputs(prompts, ckpt.pad_id, ckpt.device, ckpt.takes_mm_token_types)
+        machine = self.stages
+        machine.rows = rows
         t_generate = time.perf_counter()
         for row in rows:
             row.t_start = t_generate
-        sample = self.temperature > 0
         config = GenerationConfig(
-            max_new_tokens=self.max_reasoning_tokens + len(self.close_ids) + self.max_answer_tokens,
-            do_sample=sample,
-            temperature=self.temperature if sample else None,
-            top_p=self.top_p if sample else None,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=spec.sampling,
+            temperature=spec.temperature if spec.sampling else None,
+            top_p=spec.top_p if spec.sampling else None,
             top_k=None,
-            eos_token_id=[self.stop_id],
-            pad_token_id=self.pad_id,
+            eos_token_id=[ckpt.stop_id],
+            pad_token_id=ckpt.pad_id,
             cache_implementation=self.cache_implementation,
         )
-        if self.seed is not None:
-            torch.manual_seed(self.seed)
+        if spec.seed is not None:
+            torch.manual_seed(spec.seed)
         with torch.inference_mode():
-            self.model.generate(
+            ckpt.model.generate(
                 **inputs,
                 generation_config=config,
-                logits_processor=[decoder],
-                stopping_criteria=[_Stop(decoder)],
+                logits_processor=[_MaskByStage(machine, self.threads)],
+                stopping_criteria=[_AdvanceStages(machine)],
             )
 
-    def _result(self, row: Row, t0: float) -> EngineResult:
-        if row.phase == "cancelled":
-            raise Cancelled(row.req.id)
-        c = row.constraint
-        if not c.done:  # generate ended early (it should not): close the JSON anyway
-            c.finish()
-        row.stream_answer(self.tokenizer, final=True)
-        plan = validate_plan(c.text(), row.req.scene)
-        t_end = time.perf_counter()
-        timings = {
-            "prefill": row.t_first - row.t_start,
-            "reason": (row.t_answer or t_end) - row.t_first,
-            "answer": (row.t_done or t_end) - (row.t_answer or t_end),
-            "total": t_end - t0,
-        }
-        tokens = {
-            "prompt": row.prompt_tokens,
-            "reasoning": len(row.reasoning_ids),
-            "answer": len(c.all_ids),
-            "forced": len(c.forced_ids),
-        }
-        return EngineResult(
-            reasoning=row.reasoning_text(self.tokenizer),
-            plan=plan,
-            timings={k: round(v, 4) for k, v in timings.items()},
-            tokens=tokens,
-        )
+
+def _unsent(on_progress, sent: dict[str, int]):  # noqa: ANN001, ANN202
+    """A progress callback that skips the text a failed attempt already streamed."""
+    skip = dict(sent)
+
+    def forward(stage: str, text: str) -> None:
+        drop = min(skip.get(stage, 0), len(text))
+        skip[stage] = skip.get(stage, 0) - drop
+        if text[drop:]:
+            on_progress(stage, text[drop:])
+
+    return forward
 
 
-class _Stop(StoppingCriteria):
-    """Feeds every sampled token to the decoder; a row stops when the decoder says so."""
+class _MaskByStage(LogitsProcessor):
+    """`generate`'s logits processor: the stage machine's `mask`. Its first call ends the prefill."""
 
-    def __init__(self, decoder: StageDecoder) -> None:
-        self.decoder = decoder
+    def __init__(self, machine: StageMachine, threads: ThreadPolicy) -> None:
+        self.machine, self.threads = machine, threads
+        self.started = False
+        threads.apply()
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if not self.started:
+            now = time.perf_counter()
+            for row in self.machine.rows:
+                row.t_first = now
+            self.started = True
+        self.threads.apply()  # between two forwards: the load may have changed
+        return self.machine.mask(scores)
+
+
+class _AdvanceStages(StoppingCriteria):
+    """`generate`'s stopping criterion: feeds every sampled token to the stage machine; a row stops
+    when the machine says it is finished."""
+
+    def __init__(self, machine: StageMachine) -> None:
+        self.machine = machine
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kw) -> torch.Tensor:
-        return self.decoder.step(input_ids)
+        finished = self.machine.advance(input_ids[:, -1].tolist())
+        return torch.tensor(finished, dtype=torch.bool, device=input_ids.device)
