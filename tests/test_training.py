@@ -133,8 +133,8 @@ def test_config_checks_the_time_budget_and_compile_keys():
             config_from_dict(base | {"time_budget_s": bad})
     with pytest.raises(ConfigError, match="compile"):
         config_from_dict(base | {"compile": "yes"})
-    with pytest.raises(ConfigError, match="encode_workers"):
-        config_from_dict(base | {"encode_workers": -1})
+    with pytest.raises(ConfigError, match="data_workers"):
+        config_from_dict(base | {"data_workers": -1})
     assert config_from_dict(base | {"time_budget_s": 90}).time_budget_s == 90
 
 
@@ -209,6 +209,19 @@ def test_sft_stops_on_time_and_resume_continues_the_budget(checkpoint, data, tmp
     train_sft(config_from_dict(cfg | {"time_budget_s": 65}), echo=False)
     resumed = [r for r in read_log(tmp_path / "out/log.jsonl") if "loss" in r][6:]
     assert [r["step"] for r in resumed] == [5, 6, 7]
+
+
+def test_loading_in_worker_processes_gives_the_same_records_and_errors(tmp_path, monkeypatch):
+    import training.data.loader as loader
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "sample_dataset"
+    monkeypatch.setattr(loader, "CHUNK", 8)  # several chunks, so several processes
+    assert loader.read_split(sample / "train.jsonl", workers=2) == loader.read_split(sample / "train.jsonl")
+    lines = (sample / "train.jsonl").read_text().splitlines()
+    lines[20] = lines[20].replace('"split":"train"', '"split":"val"').replace('"split": "train"', '"split": "val"')
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(loader.DatasetError, match="train.jsonl:21: split"):
+        loader.read_split(tmp_path / "train.jsonl", sample, workers=2)
 
 
 def test_preencoded_batches_are_the_batches(checkpoint, data):

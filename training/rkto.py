@@ -210,7 +210,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     dist = Dist.create(cfg.device, cfg.batch_size)
     device = dist.device(pick_device(cfg.device))
     seed_everything(cfg.seed)
-    dataset = load_dataset_dir(cfg.data, data_splits(cfg))
+    dataset = load_dataset_dir(cfg.data, data_splits(cfg), cfg.data_workers)
     train = prepare(select_examples(dataset, cfg.train_split, cfg.used_variants), dataset.pairs, cfg.mode, cfg.seed)
     log = Logger(cfg, echo, enabled=dist.is_main)
     evals = None
@@ -229,7 +229,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     for part in (train, evals):
         if part is not None:
             collate.preencode(
-                part.examples + kl_items(part, list(range(len(part.partner)))), cfg.model, cfg.encode_workers
+                part.examples + kl_items(part, list(range(len(part.partner)))), cfg.model, cfg.data_workers
             )
 
     # The reference: the starting weights, before any update (and before a resume loads newer ones).

@@ -65,7 +65,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model's forward (pays only on a long enough run: measure)
-    encode_workers: int = 0  # >0: tokenize every example once, in that many processes, before training
+    data_workers: int = 0  # >1: load, check and tokenize the data once, in that many processes, before training
     lora: dict | None = None  # None: full fine-tuning; {} or {r, alpha, dropout, target_modules}: LoRA
     freeze_vision: bool = True  # keep the vision tower frozen (full fine-tuning)
     max_length: int | None = None  # longer examples are an error (never truncated)
@@ -90,7 +90,7 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name}: must be a positive integer, got {v!r}")
-        for name in ("eval_every", "save_every", "warmup_steps", "encode_workers"):
+        for name in ("eval_every", "save_every", "warmup_steps", "data_workers"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"{name}: must be a non-negative integer, got {v!r}")

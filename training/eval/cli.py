@@ -1,7 +1,7 @@
 """`evlm-eval`: evaluate a checkpoint with the real engine on a dataset folder.
 
     evlm-eval --model PATH --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
-              [--device cpu] [--max-reasoning-tokens N] [--max-answer-tokens N]
+              [--device cpu] [--engine auto|hf|fast] [--max-reasoning-tokens N] [--max-answer-tokens N]
               [--tolerance T] [--all-variants] [--seed S]
 
 Writes report.md, metrics.json, metrics.png and predictions.jsonl to --out (report.py) and
@@ -57,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/eval", help="report folder (default out/eval)")
     p.add_argument("--batch", type=_positive, default=4, help="requests per engine batch (default 4)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--engine", choices=("auto", "hf", "fast"), default="auto",
+                   help="auto (the fast engine on CUDA where it applies), hf or fast")  # fmt: skip
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: bfloat16 on cuda, else float32)")
     p.add_argument("--max-reasoning-tokens", type=_positive, default=256)
     p.add_argument("--max-answer-tokens", type=_positive, default=768)
@@ -89,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = load_engine(
             args.model,
+            kind=args.engine,
             device=args.device,
             dtype=args.dtype,
             max_reasoning_tokens=args.max_reasoning_tokens,
