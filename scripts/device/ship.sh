@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Here, after the one GPU call: turn what it brought back into a built-in model.
+#   bash scripts/device/ship.sh FILES_AT [NAME]     (NAME: folder under evlm_server/models, default evlm-tiny)
+# FILES_AT holds the weight files (*.safetensors), run.tgz and run.log (scripts/device/train_small.py).
+# 1. unpacks everything into out/gpu_run/ (logs, loss curves, evals, the eval records with their images);
+# 2. assembles the model there and checks it answers a 6-view request through the engine on this CPU;
+# 3. if the GPU run's eval or card is missing, evaluates here on the records it brought back and
+#    writes the card;
+# 4. measures the 6-view suggest latency here (scripts/bench_suggest.py, printed for the README);
+# 5. replaces evlm_server/models/NAME with it (the previous one moves to out/gpu_run/previous/).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ $# -ge 1 ] && [ -d "$1" ] || { echo "usage: bash scripts/device/ship.sh FILES_AT [NAME]" >&2; exit 2; }
+SRC=$1 NAME=${2:-evlm-tiny}
+[ -f "$SRC/run.tgz" ] || { echo "ship.sh: no run.tgz in $SRC" >&2; exit 2; }
+compgen -G "$SRC/*.safetensors" >/dev/null || { echo "ship.sh: no weight files (*.safetensors) in $SRC: the run trained nothing" >&2; exit 2; }
+PY=.venv/bin/python
+export PYTHONPATH=$PWD
+W=out/gpu_run
+rm -rf "$W" && mkdir -p "$W"
+tar xzf "$SRC/run.tgz" -C "$W"
+cp "$SRC"/*.safetensors "$W/model/"
+cp "$SRC/run.log" "$W/" 2>/dev/null || true
+echo "== the model answers here"
+$PY - "$W/model" <<'EOF'
+import sys
+from PIL import Image
+from evlm.client import load_views
+from evlm.edits import validate_plan
+from evlm.scene import SceneGraph
+from evlm_server.engine import load_engine
+from evlm_server.engine.base import EngineRequest
+sample = "examples/sample_scene"
+scene = SceneGraph.model_validate_json(open(f"{sample}/scene.json").read())
+views = load_views(f"{sample}/views")
+import io
+request = EngineRequest(id="ship", instruction="make the ball a bit bigger", scene=scene,
+                        views=[v for v, _ in views], images=[Image.open(io.BytesIO(b)).convert("RGB") for _, b in views])
+(result,) = load_engine(sys.argv[1], kind="hf", device="cpu").run([request])
+if isinstance(result, Exception):
+    raise SystemExit(f"ship.sh: the model failed on the sample scene: {result}")
+validate_plan(result.plan.model_dump_json(), scene)
+print("answered:", [s.title for s in result.plan.suggestions])
+EOF
+if [ ! -f "$W/eval/metrics.json" ]; then
+  echo "== no eval from the GPU run: evaluating here on its records"
+  $PY -m training.eval.cli --model "$W/model" --data "$W/eval_data" --splits test,gen --device cpu \
+    --max-reasoning-tokens 384 --out "$W/eval"
+fi
+if [ ! -f "$W/model/README.md" ]; then
+  runs=(--run "SFT=$W/sft=0")
+  [ -f "$W/rkto/log.jsonl" ] && runs+=(--run "RKTO=$W/rkto=0")
+  $PY -m training.evlm_tiny card "$W/model" --eval "$W/eval" "${runs[@]}" --hardware "see out/gpu_run/run.log"
+fi
+cp "$W/eval/metrics.png" "$W/model/eval.png" 2>/dev/null || true
+cp "$W/sft/loss.png" "$W/model/loss.png" 2>/dev/null || true
+echo "== 6-view suggest latency on this CPU (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+$PY scripts/bench_suggest.py --model "$W/model" --runs 3 | tail -4
+DST=evlm_server/models/$NAME
+if [ -d "$DST" ]; then rm -rf "$W/previous"; cp -r "$DST" "$W/previous"; fi
+rm -rf "$DST.tmp" && cp -r "$W/model" "$DST.tmp" && rm -rf "$DST" && mv "$DST.tmp" "$DST"
+echo "== shipped to $DST (the previous model: $W/previous); run the tests, update the README's figures"
