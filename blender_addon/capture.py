@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # isort: off
-import bpy  # first: bpy_extras and mathutils come with it
-from bpy_extras import anim_utils
+import bpy  # first: mathutils comes with it
 from mathutils import Matrix
 
 # isort: on
@@ -48,6 +47,9 @@ from evlm.views import (
     orbit_poses,
     project_box,
 )
+
+from .fcurves import fcurves as _fcurves
+from .nodes import surface_node
 
 ENGINES = ("BLENDER_WORKBENCH", "BLENDER_EEVEE", "BLENDER_EEVEE_NEXT", "CYCLES")  # EEVEE_NEXT: Blender 4.2-4.5
 MAX_VIEWS = 64  # orbit views per frame
@@ -263,20 +265,8 @@ def _input(node: bpy.types.Node, name: str, default: Any) -> Any:
     return default if socket is None else socket.default_value
 
 
-def _surface_node(tree: bpy.types.NodeTree | None, output_type: str, node_type: str) -> bpy.types.Node | None:
-    """The node of `node_type` feeding the active output's Surface, else the first one in the tree."""
-    if tree is None:
-        return None
-    for node in tree.nodes:
-        if node.type == output_type and node.is_active_output and node.inputs["Surface"].links:
-            source = node.inputs["Surface"].links[0].from_node
-            if source.type == node_type:
-                return source
-    return next((n for n in tree.nodes if n.type == node_type), None)
-
-
 def _material(mat: bpy.types.Material) -> dict:
-    bsdf = _surface_node(mat.node_tree, "OUTPUT_MATERIAL", "BSDF_PRINCIPLED")
+    bsdf = surface_node(mat, "BSDF_PRINCIPLED")
     if bsdf is None:  # what the viewport and Workbench show
         return {
             "name": mat.name,
@@ -299,24 +289,13 @@ def _material(mat: bpy.types.Material) -> dict:
 def _world(world: bpy.types.World | None) -> dict:
     if world is None:  # renders show black
         return {"color": [0.0, 0.0, 0.0], "strength": 0.0}
-    background = _surface_node(world.node_tree, "OUTPUT_WORLD", "BACKGROUND")
+    background = surface_node(world, "BACKGROUND")
     if background is None:
         return {"color": _unit(world.color), "strength": 1.0}
     return {
         "color": _unit(_input(background, "Color", world.color)),
         "strength": _clip(_input(background, "Strength", 1.0), 1e6),
     }
-
-
-def _fcurves(id_data: bpy.types.ID) -> list[bpy.types.FCurve]:
-    """The F-curves of an ID's active action (Blender 5's layered actions; plain actions before 4.4)."""
-    anim = getattr(id_data, "animation_data", None)
-    if anim is None or anim.action is None:
-        return []
-    if hasattr(anim_utils, "action_get_channelbag_for_slot"):
-        bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
-        return list(bag.fcurves) if bag is not None else []
-    return list(anim.action.fcurves)
 
 
 def _object_animation(obj: bpy.types.Object) -> dict | None:

@@ -216,6 +216,10 @@ class EVLM_OT_apply(_SuggestionOperator, bpy.types.Operator):
         except ValueError as e:  # a suggestion that does not validate (never one the session accepted)
             self.report({"ERROR"}, f"Not applied: {e}")
             return {"CANCELLED"}
+        except Exception as e:  # a bug, not a refusal: reported, never a traceback; apply_suggestion
+            # either changed nothing yet (the checks) or has put everything back (the handlers)
+            self.report({"ERROR"}, f"Not applied, the scene is unchanged: unexpected {type(e).__name__}: {e}")
+            return {"CANCELLED"}
         for line in report.lines:
             self.report({"INFO"}, line)
         STATE.session.accept(self.index)

@@ -619,6 +619,12 @@ def _refs_of(model: BaseModel, prefix: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def target_kinds(op: BaseModel) -> dict[str, str]:
+    """The op's own fields that name things in the scene, each with the kind of name it takes
+    ("object", "geometry", "light", "camera", "animated", "modifier"); a list field holds several."""
+    return dict(getattr(type(op), "_refs", {}))
+
+
 def validate_plan(data: str | bytes | dict, scene: SceneGraph | None) -> EditPlan:
     """Parse, type-check and check every target against the scene. Raises PlanError."""
     plan = parse_plan(data)

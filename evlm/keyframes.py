@@ -26,11 +26,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from evlm.scene import INTERPOLATIONS  # the contract's list: one owner
+
 HANDLE_TYPES = ("FREE", "ALIGNED", "VECTOR", "AUTO", "AUTO_CLAMPED")
-INTERPOLATIONS = (
-    "CONSTANT", "LINEAR", "BEZIER", "SINE", "QUAD", "CUBIC", "QUART", "QUINT", "EXPO", "CIRC", "BACK", "BOUNCE",
-    "ELASTIC",
-)  # fmt: skip
 EASINGS = ("AUTO", "EASE_IN", "EASE_OUT", "EASE_IN_OUT")
 EXTRAPOLATIONS = ("CONSTANT", "LINEAR")
 SAME_FRAME = 0.01  # Blender's threshold for "a key is already there" when inserting

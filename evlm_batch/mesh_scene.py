@@ -7,9 +7,10 @@ OBJ object name), with its world transform, world bounds and the material of its
 Axes: the scene graph speaks Blender's Z-up frame, as the add-on does. glTF and OBJ are Y-up, so
 they are seen through the change of basis Blender's importers use ((x, y, z) -> (x, -z, y)):
 world matrices are conjugated, W_blender = C W C^-1, so an object at rest stays at rest. PLY is
-taken as Z-up (Blender's PLY importer default). Edits are computed in the Blender frame with the
-add-on's semantics (`blender_addon/apply.py`: basis location / rotation / scale, world or local)
-and written back to the node's own transform in the file's frame.
+taken as Z-up (Blender's PLY importer default). Edits are computed in the Blender frame by the
+arithmetic the add-on applies them with (`evlm.transforms`: basis location / rotation / scale,
+world or local; a node's parent frame plays the parent's part) and written back to the node's own
+transform in the file's frame.
 
 What applies here: translate, rotate, scale (any mode and space), and the material ops
 set_base_color (every format) and set_roughness / set_metallic / set_alpha / set_emission
@@ -21,7 +22,6 @@ change, so a scene is edited all or nothing.
 from __future__ import annotations
 
 import io
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 import trimesh
-import trimesh.transformations as tf
 from trimesh.visual import ColorVisuals, TextureVisuals
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
+from evlm import transforms
 from evlm.scene import Material, SceneGraph, SceneObject
+from evlm.transforms import compose, decompose, euler_xyz
 
 MESH_SUFFIXES = (".glb", ".gltf", ".obj", ".ply")
 Y_UP = {".glb", ".gltf", ".obj"}
@@ -177,30 +178,6 @@ def material_names(ms: MeshScene) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- scene graph
-def euler_xyz(matrix: np.ndarray) -> list[float]:
-    """Blender's XYZ Euler angles (radians) of a rotation matrix (R = Rz Ry Rx, static axes)."""
-    return [float(a) for a in tf.euler_from_matrix(matrix[:3, :3], "sxyz")]
-
-
-def decompose(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Location, rotation (3x3) and scale of an affine matrix without shear."""
-    m3 = np.asarray(matrix, dtype=np.float64)[:3, :3]
-    scale = np.linalg.norm(m3, axis=0)
-    scale = np.where(scale < 1e-12, 1e-12, scale)
-    rot = m3 / scale
-    if np.linalg.det(rot) < 0:  # a mirror: carried by the scale, as Blender does
-        scale[0], rot[:, 0] = -scale[0], -rot[:, 0]
-    u, _, vt = np.linalg.svd(rot)  # nearest true rotation (drops a little shear)
-    return np.asarray(matrix, dtype=np.float64)[:3, 3].copy(), u @ vt, scale
-
-
-def compose(location: np.ndarray, rotation: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    m = np.eye(4)
-    m[:3, :3] = rotation @ np.diag(scale)
-    m[:3, 3] = location
-    return m
-
-
 def _clip6(values: Any) -> list[float]:
     return [float(np.clip(v, -1e6, 1e6)) for v in values]
 
@@ -300,37 +277,19 @@ def _fmt(values: Any) -> str:
 def _translate(ms: MeshScene, op: Any, report: MeshApplyReport) -> None:
     for node in op.targets:
         pw, local = _local(ms, node)
-        loc, rot, scale = decompose(local)
-        vec = np.asarray(op.vector, dtype=np.float64)
-        if op.mode == "absolute" and op.space == "local":
-            loc = vec
-        else:
-            world = pw @ local
-            if op.mode == "absolute":
-                delta = vec - world[:3, 3]
-            elif op.space == "local":  # along the object's own axes, in metres
-                delta = decompose(world)[1] @ vec
-            else:
-                delta = vec
-            loc = loc + np.linalg.inv(pw[:3, :3]) @ delta
+        _, rot, scale = decompose(local)
+        loc = transforms.translated(pw, local, op.vector, op.mode, op.space)
         _set_local(ms, node, compose(loc, rot, scale))
-        report.applied.append(f"{node}: location {'→ ' if op.mode == 'absolute' else '+'}{_fmt(vec)} ({op.space})")
+        report.applied.append(
+            f"{node}: location {'→ ' if op.mode == 'absolute' else '+'}{_fmt(op.vector)} ({op.space})"
+        )
 
 
 def _rotate(ms: MeshScene, op: Any, report: MeshApplyReport) -> None:
-    turn = tf.euler_matrix(*(math.radians(d) for d in op.degrees), "sxyz")[:3, :3]
     for node in op.targets:
         pw, local = _local(ms, node)
         loc, rot, scale = decompose(local)
-        parent_rot = decompose(pw)[1]
-        if op.mode == "absolute" and op.space == "local":
-            rot = turn
-        elif op.space == "local":
-            rot = rot @ turn
-        elif op.mode == "absolute":
-            rot = parent_rot.T @ turn
-        else:
-            rot = parent_rot.T @ turn @ parent_rot @ rot
+        rot = transforms.rotated(pw, rot, op.degrees, op.mode, op.space)
         _set_local(ms, node, compose(loc, rot, scale))
         report.applied.append(
             f"{node}: rotation {'→ ' if op.mode == 'absolute' else '+'}{_fmt(op.degrees)}° ({op.space})"
@@ -341,10 +300,9 @@ def _scale(ms: MeshScene, op: Any, report: MeshApplyReport) -> None:
     for node in op.targets:
         pw, local = _local(ms, node)
         loc, rot, scale = decompose(local)
-        factor = np.asarray(op.factor, dtype=np.float64)
-        scale = factor if op.mode == "absolute" else scale * factor
+        scale = transforms.scaled(scale, op.factor, op.mode)
         _set_local(ms, node, compose(loc, rot, scale))
-        report.applied.append(f"{node}: scale {'→ ' if op.mode == 'absolute' else '×'}{_fmt(factor)}")
+        report.applied.append(f"{node}: scale {'→ ' if op.mode == 'absolute' else '×'}{_fmt(op.factor)}")
 
 
 _TRANSFORMS = {"translate": _translate, "rotate": _rotate, "scale": _scale}

@@ -44,7 +44,9 @@ def plain_generate(model_path: Path, views, scene: SceneGraph, instruction: str,
     model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=torch.float32).eval()
     images = [Image.open(io.BytesIO(png)).convert("RGB") for _, png in views]
     request = EngineRequest(id="b", instruction=instruction, scene=scene, views=[v for v, _ in views], images=images)
-    text = processor.apply_chat_template(build_messages(request, read_prompt_format(model_path)), tokenize=False, add_generation_prompt=True)
+    text = processor.apply_chat_template(
+        build_messages(request, read_prompt_format(model_path)), tokenize=False, add_generation_prompt=True
+    )
     inputs = processor(text=[text + ASSISTANT_PREFIX], images=request_images(request), return_tensors="pt")
     times = []
     with torch.inference_mode():

@@ -1,11 +1,13 @@
 """Build the built-in sample scene (a small living-room corner) with Blender and export it.
 
-Run with a Python that has ``bpy`` (Blender 5.x as a module), not the project's venv:
+Run with a Python that has ``bpy`` (Blender as a module, 4.2 or newer), not the project's venv:
 
     /tmp/bpyenv/bin/python scripts/make_sample_scene.py --out examples/sample_scene
 
 Writes OUT/scene.blend (compressed), OUT/scene.json (an evlm.scene.SceneGraph) and
-OUT/views/view_{i}.png + view_{i}.json (evlm.scene.View), N Workbench orbit views.
+OUT/views/view_{i}.png + view_{i}.json (evlm.scene.View), N Workbench orbit views. The checked-in
+scene.blend is written by Blender 5, which older Blenders cannot read: the Blender tests on 4.2
+rebuild it with `build_scene` and `set_render_settings`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 # isort: off
-import bpy  # first: bmesh, bpy_extras and mathutils come with it
+import bpy  # first: bmesh and mathutils come with it
 import bmesh
-from bpy_extras import anim_utils
 from mathutils import Matrix, Vector
 # isort: on
+
+from blender_addon.fcurves import fcurves
+from blender_addon.nodes import with_nodes
 
 Box = tuple[tuple[float, float, float], tuple[float, float, float]]  # center, size
 
@@ -55,7 +59,7 @@ def write_json(path: Path, data: dict) -> None:
 def make_material(
     name: str, color: tuple, roughness: float, metallic: float = 0.0, emission: tuple | None = None
 ) -> bpy.types.Material:
-    mat = bpy.data.materials.new(name)
+    mat = with_nodes(bpy.data.materials.new(name))
     mat.diffuse_color = (*color, 1.0)  # what Workbench's MATERIAL color shows
     bsdf = mat.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*color, 1.0)
@@ -181,7 +185,7 @@ def build_scene() -> None:
     look_at(cam, Vector((0, 0, 0.6)))
     scene.camera = cam
 
-    world = scene.world = bpy.data.worlds.new("World")
+    world = scene.world = with_nodes(bpy.data.worlds.new("World"))
     world.color = (0.45, 0.5, 0.6)  # Workbench background
     background = world.node_tree.nodes["Background"]
     background.inputs["Color"].default_value = (*world.color, 1.0)
@@ -189,7 +193,8 @@ def build_scene() -> None:
     scene.frame_set(1)
 
 
-def render_orbits(out: Path, size: int, count: int, elevation: float = math.radians(28)) -> None:
+def set_render_settings(size: int) -> None:
+    """The render settings scene.blend is saved with: Workbench, studio light, square `size` PNGs."""
     scene = bpy.context.scene
     scene.render.engine = "BLENDER_WORKBENCH"
     scene.display.shading.light, scene.display.shading.color_type = "STUDIO", "MATERIAL"
@@ -200,6 +205,11 @@ def render_orbits(out: Path, size: int, count: int, elevation: float = math.radi
     scene.render.image_settings.file_format, scene.render.image_settings.color_mode = "PNG", "RGB"
     scene.render.image_settings.compression = 100
     scene.render.use_stamp_date = scene.render.use_stamp_render_time = False  # byte-identical PNGs on reruns
+
+
+def render_orbits(out: Path, size: int, count: int, elevation: float = math.radians(28)) -> None:
+    scene = bpy.context.scene
+    set_render_settings(size)
     corners = [o.matrix_world @ Vector(c) for o in scene.objects if o.type == "MESH" for c in o.bound_box]
     lo = Vector(tuple(min(c[k] for c in corners) for k in range(3)))
     hi = Vector(tuple(max(c[k] for c in corners) for k in range(3)))
@@ -304,7 +314,6 @@ def scene_graph() -> dict:
         anim = obj.animation_data
         if not (anim and anim.action):
             continue
-        bag = anim_utils.action_get_channelbag_for_slot(anim.action, anim.action_slot)
         channels = [
             {
                 "path": fc.data_path,
@@ -314,7 +323,7 @@ def scene_graph() -> dict:
                     for k in fc.keyframe_points
                 ],
             }
-            for fc in bag.fcurves
+            for fc in fcurves(obj)
         ]
         animated.append({"object": obj.name, "channels": channels})
     return {

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Make .venv-blender: real headless Blender (bpy 5.0.1 from PyPI, about 1 GB) with the project's
-# pure contract (no torch), as inside Blender. Apart from .venv because bpy needs numpy<2 and
-# bundles native libraries best kept out of the torch process.
+# Make a venv with real headless Blender (bpy from PyPI, about 1 GB) and the project's pure core
+# (no torch), as inside Blender. Apart from .venv because bpy needs numpy<2 and bundles native
+# libraries best kept out of the torch process.
+#   bash scripts/setup_blender.sh          # bpy 5.0.1 in .venv-blender (the main Blender suite)
+#   bash scripts/setup_blender.sh 4.2.0    # bpy 4.2.0 in .venv-blender42 (the oldest supported: 4.2 LTS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv-blender/bin/python ] || python3 -m venv .venv-blender
-.venv-blender/bin/pip install -q --upgrade pip
-.venv-blender/bin/python -c "import bpy" 2>/dev/null || .venv-blender/bin/pip install -q bpy==5.0.1
-.venv-blender/bin/pip install -q -e . pytest pillow
+version="${1:-5.0.1}"
+case "$version" in
+  5.0.1) venv=.venv-blender ;;
+  4.2.0) venv=.venv-blender42 ;;
+  *) echo "setup_blender.sh: unsupported Blender version '$version' (5.0.1 or 4.2.0)" >&2; exit 2 ;;
+esac
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+# numpy<2: the numpy these bpy builds were made against (bpy 4.2's own metadata does not pin it)
+"$venv/bin/python" -c "import bpy" 2>/dev/null || "$venv/bin/pip" install -q "bpy==$version" "numpy>=1.26,<2"
+"$venv/bin/pip" install -q -e . pytest pillow "numpy>=1.26,<2"

@@ -19,6 +19,7 @@ def init(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_init_is_a_plain_qwen2_vl_checkpoint_with_its_own_template(init: Path) -> None:
     from evlm_server.engine.hf import load_processor
+    from evlm_server.engine.prompt import read_prompt_format
 
     config = json.loads((init / "config.json").read_text())
     assert config["model_type"] == "qwen2_vl" and config["text_config"]["hidden_size"] == evlm_tiny.TEXT["hidden_size"]
@@ -27,8 +28,9 @@ def test_init_is_a_plain_qwen2_vl_checkpoint_with_its_own_template(init: Path) -
     text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     assert "SYSTEM RULES" not in text and "system" not in text  # the template leaves it out
     assert text.endswith("<|im_start|>assistant\n") and "make it red" in text
-    # The tokenizer learned the data's words: a scene-graph key is one token.
-    assert len(processor.tokenizer.tokenize('"dimensions"')) <= 3
+    # The tokenizer learned the data's words, in the prompt format the model is made for.
+    assert read_prompt_format(init) == evlm_tiny.PROMPT_FORMAT == 2
+    assert len(processor.tokenizer.tokenize("Materials:")) <= 2 and len(processor.tokenizer.tokenize(" box")) == 1
 
 
 def test_init_loads_in_the_engine_and_answers_with_a_valid_plan(init: Path) -> None:

@@ -10,8 +10,10 @@ other's data):
   world, factory render settings (EEVEE, 1920x1080). Returns `bpy.context.scene`.
 - `animated_scene`: a small scene built with `bpy.data` (no operators), described by
   `AnimatedScene` below, left at frame 5 with two objects selected. Returns an `AnimatedScene`.
-- `sample_scene`: the built-in sample (`examples/sample_scene/scene.blend`, a living-room
-  corner with a bouncing ball). Returns the scene.
+- `sample_blend`: the path of the built-in sample (`examples/sample_scene/scene.blend`, a
+  living-room corner with a bouncing ball). Blender 5 wrote it and older Blenders cannot read
+  it, so there it is rebuilt once per session by `scripts/make_sample_scene.py`, which made it.
+- `sample_scene`: that file opened. Returns the scene.
 - `scene_state`: a function `state(scene) -> dict`: everything a test may want to see unchanged
   (frame, camera, selection, active object, object transforms, render / image / colour
   management / display settings, data-block counts). Compare two calls with `==`.
@@ -19,6 +21,7 @@ other's data):
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import subprocess
 import sys
@@ -35,6 +38,9 @@ try:
     import bmesh
     from mathutils import Matrix, Vector
     # isort: on
+
+    from blender_addon.fcurves import fcurves
+    from blender_addon.nodes import with_nodes
 except ImportError:  # not in Blender: skip this folder
     bpy = None
     collect_ignore_glob = ["*.py"]
@@ -92,7 +98,7 @@ def factory_scene() -> Any:
 
 
 def _material(name: str, color: tuple[float, float, float], **principled: Any) -> Any:
-    mat = bpy.data.materials.new(name)
+    mat = with_nodes(bpy.data.materials.new(name))
     mat.diffuse_color = (*color, 1.0)  # what Workbench shows
     nodes = mat.node_tree.nodes
     bsdf = nodes["Principled BSDF"]
@@ -126,7 +132,7 @@ def build_animated_scene() -> AnimatedScene:
     scene.frame_start, scene.frame_end = spec.FRAME_START, spec.FRAME_END
     scene.render.fps, scene.render.fps_base = 30, 1.001
     colors = spec.COLORS
-    ground_mat = bpy.data.materials.new("Ground_Grey")
+    ground_mat = with_nodes(bpy.data.materials.new("Ground_Grey"))
     ground_mat.diffuse_color = (*colors["Ground_Grey"], 1.0)
     ground_mat.roughness, ground_mat.metallic = 0.7, 0.0
     tree = ground_mat.node_tree
@@ -159,10 +165,7 @@ def build_animated_scene() -> AnimatedScene:
         for frame, value, _, _ in keys:
             ball.location[index] = value
             ball.keyframe_insert("location", index=index, frame=frame)
-    from bpy_extras import anim_utils
-
-    bag = anim_utils.action_get_channelbag_for_slot(ball.animation_data.action, ball.animation_data.action_slot)
-    for fc in bag.fcurves:
+    for fc in fcurves(ball):
         keys = spec.BALL_Z_KEYS if fc.array_index == 2 else spec.BALL_X_KEYS
         for point, (_, _, interpolation, easing) in zip(fc.keyframe_points, keys, strict=True):
             point.interpolation, point.easing = interpolation, easing
@@ -192,7 +195,7 @@ def build_animated_scene() -> AnimatedScene:
     cam.rotation_euler = (Vector((0, 0, 0.5)) - cam.location).to_track_quat("-Z", "Y").to_euler()
     scene.camera = cam
 
-    world = scene.world = bpy.data.worlds.new("Sky")
+    world = scene.world = with_nodes(bpy.data.worlds.new("Sky"))
     world.color = spec.WORLD_COLOR
     background = world.node_tree.nodes["Background"]
     background.inputs["Color"].default_value = (*spec.WORLD_COLOR, 1.0)
@@ -211,9 +214,23 @@ def animated_scene() -> AnimatedScene:
     return build_animated_scene()
 
 
+@pytest.fixture(scope="session")
+def sample_blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if bpy.app.version >= (5, 0, 0):
+        return SAMPLE_BLEND
+    spec = importlib.util.spec_from_file_location("make_sample_scene", ROOT / "scripts" / "make_sample_scene.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.build_scene()
+    script.set_render_settings(256)  # as main() leaves them in the saved file
+    path = tmp_path_factory.mktemp("sample") / "scene.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), compress=True)
+    return path
+
+
 @pytest.fixture
-def sample_scene() -> Any:
-    bpy.ops.wm.open_mainfile(filepath=str(SAMPLE_BLEND))
+def sample_scene(sample_blend: Path) -> Any:
+    bpy.ops.wm.open_mainfile(filepath=str(sample_blend))
     return bpy.context.scene
 
 

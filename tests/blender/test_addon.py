@@ -100,7 +100,8 @@ def test_preferences(addon) -> None:  # noqa: ANN001
     assert vars(preferences.defaults())["timeout"] == p.timeout
     p.engine, p.views, p.resolution, p.frames, p.marks = "EEVEE", 3, 200, 4, False
     s = preferences.capture_settings(p)
-    assert (s.views, s.resolution, s.engine, s.frames, s.marks) == (3, 200, "BLENDER_EEVEE", 4, False)
+    eevee = "BLENDER_EEVEE" if bpy.app.version >= (5, 0, 0) else "BLENDER_EEVEE_NEXT"  # its name in 4.2-4.5
+    assert (s.views, s.resolution, s.engine, s.frames, s.marks) == (3, 200, eevee, 4, False)
     assert preferences.curve_keys(p) is None
     p.server_public_key = "/nonexistent/server.key"
     with pytest.raises(ValueError, match="both"):
@@ -403,6 +404,33 @@ def test_apply_rechecks_the_scene_and_changes_nothing_on_failure(addon, sample_s
     assert s.choices[0].accepted is None and not (tmp_path / "feedback.jsonl").exists()
 
 
+def test_apply_reports_an_unexpected_error_without_a_traceback(animated_scene, addon, monkeypatch, tmp_path) -> None:  # noqa: ANN001
+    # An error apply does not expect (a bug, or an API this Blender lacks, as layered actions on 4.2)
+    # is the operator's report, not a traceback, and the scene is as it was.
+    from blender_addon import fcurves
+
+    ui = addon
+    configure("tcp://127.0.0.1:5555", tmp_path)
+    graph = scene_graph()
+    plan = {"reasoning": "", "suggestions": [{"title": "Lift and slow", "rationale": "", "confidence": 0.5,
+            "ops": [{"op": "translate", "targets": ["Crate"], "vector": [0.0, 0.0, 1.0]},
+                    {"op": "retime", "targets": ["Ball"], "factor": 2.0}]}]}  # fmt: skip
+    s = ui.STATE.session
+    s.start("r1", instruction="lift it", scene=graph, views=[(View(width=8, height=8), b"")])
+    s.on_event(Event("r1", "result", Result(id="r1", plan=plan)))
+    assert s.state == State.DONE
+
+    def missing(*_: object) -> None:
+        raise AttributeError("'AnimData' object has no attribute 'action_slot'")
+
+    monkeypatch.setattr(fcurves, "channels", missing)
+    with pytest.raises(RuntimeError, match="Not applied, the scene is unchanged: unexpected AttributeError") as info:
+        bpy.ops.evlm.apply(index=0)
+    assert "Traceback" not in str(info.value)
+    monkeypatch.undo()
+    assert scene_graph() == graph and s.choices[0].accepted is None
+
+
 def test_cancel_and_unreachable_server(addon, sample_scene, endpoint, tmp_path) -> None:  # noqa: ANN001
     ui = addon
     configure(endpoint, None)
@@ -467,6 +495,7 @@ def test_built_extension_installs_and_enables_in_blender(tmp_path) -> None:  # n
                    check=True, capture_output=True)  # fmt: skip
     home = tmp_path / "home"
     env = {**os.environ, "HOME": str(home), "BLENDER_USER_RESOURCES": str(home / "blender")}
+    env.pop("PYTHONPATH", None)  # a checkout on it would shadow the wheels this test is about
     (tmp_path / "check.py").write_text(INSTALL_CHECK)
     proc = subprocess.run([sys.executable, str(tmp_path / "check.py"), str(out)], env=env, capture_output=True,
                           text=True, timeout=300, cwd=tmp_path)  # fmt: skip

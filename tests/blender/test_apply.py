@@ -3,6 +3,7 @@ that cannot apply changes nothing; a failure midway leaves the scene exactly as 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -11,15 +12,18 @@ from typing import Any
 
 import bpy
 import pytest
-from bpy_extras import anim_utils
 from conftest import AnimatedScene
 from mathutils import Euler, Matrix, Vector
 
-from blender_addon import apply as apply_module
-from blender_addon.apply import ApplyError, ApplyReport, apply_suggestion, check_suggestion
+from blender_addon import fcurves
+from blender_addon.apply import ApplyError, ApplyReport, apply_suggestion, check_suggestion, keys
+from blender_addon.apply.objects import MODIFIERS as MODIFIER_TABLE
+from blender_addon.apply.registry import RULES
+from blender_addon.apply.run import Run
 from blender_addon.capture import extract_scene_graph
+from blender_addon.nodes import surface_node
 from evlm import keyframes as kf
-from evlm.edits import OPS, PlanError, Suggestion, validate_plan
+from evlm.edits import OP_CLASSES, OPS, PlanError, Suggestion, validate_plan
 
 Snapshot = dict[tuple, Any]
 
@@ -48,7 +52,14 @@ def _props(struct: Any) -> dict[str, Any]:
 
 
 def _keys_raw(fc: bpy.types.FCurve) -> dict[str, tuple]:
-    return {k: tuple(v) for k, v in apply_module._raw_keys(fc).items()}
+    return {k: tuple(v) for k, v in keys.raw_keys(fc).items()}
+
+
+def _channel_sets(action: bpy.types.Action) -> list:
+    """Everything in the action that holds F-curves: its channelbags (layered actions), or itself."""
+    if not fcurves.LAYERED:
+        return [action]
+    return [bag for layer in action.layers for strip in layer.strips for bag in strip.channelbags]
 
 
 def snapshot(scene: bpy.types.Scene) -> Snapshot:
@@ -63,21 +74,21 @@ def snapshot(scene: bpy.types.Scene) -> Snapshot:
         s[k + ("data",)] = o.data.name if o.data else None
         s[k + ("parent",)] = o.parent.name if o.parent else None
         s[k + ("eye",)] = tuple(o.hide_get(view_layer=v) if v.objects.get(o.name) else None for v in layers)
+        s[k + ("selected",)] = tuple(o.select_get(view_layer=v) if v.objects.get(o.name) else None for v in layers)
         s[k + ("collections",)] = tuple(sorted(c.name for c in o.users_collection))
         s[k + ("slots",)] = tuple((sl.link, sl.material.name if sl.material else None) for sl in o.material_slots)
         s[k + ("modifiers",)] = tuple(m.name for m in o.modifiers)
         for m in o.modifiers:
             s[k + ("modifier", m.name)] = _props(m)
         anim = o.animation_data
+        slot = getattr(anim, "action_slot", None)  # layered actions only
         s[k + ("animation",)] = (
-            (anim.action.name if anim.action else None, anim.action_slot.identifier if anim.action_slot else None)
-            if anim
-            else None
+            (anim.action.name if anim.action else None, slot.identifier if slot else None) if anim else None
         )
     for m in bpy.data.materials:
         k = ("material", m.name)
         s[k + ("viewport",)] = (tuple(m.diffuse_color), m.roughness, m.metallic)
-        bsdf = apply_module._principled(m)
+        bsdf = surface_node(m, "BSDF_PRINCIPLED")
         for socket in ("Base Color", "Roughness", "Metallic", "Alpha", "Emission Color", "Emission Strength"):
             s[k + (socket,)] = _plain(bsdf.inputs[socket].default_value) if bsdf else None
     for light in bpy.data.lights:
@@ -85,7 +96,7 @@ def snapshot(scene: bpy.types.Scene) -> Snapshot:
     for cam in bpy.data.cameras:
         s[("camera", cam.name)] = (cam.type, cam.lens)
     for w in bpy.data.worlds:
-        bg = apply_module._background(w)
+        bg = surface_node(w, "BACKGROUND")
         s[("world", w.name)] = (
             tuple(w.color),
             tuple(bg.inputs["Color"].default_value),
@@ -96,23 +107,24 @@ def snapshot(scene: bpy.types.Scene) -> Snapshot:
         sharp = me.attributes.get("sharp_face")
         s[("mesh", me.name, "sharp_face")] = tuple(d.value for d in sharp.data) if sharp else None
     for a in bpy.data.actions:
-        s[("action", a.name, "slots")] = tuple(sl.identifier for sl in a.slots)
-        s[("action", a.name, "layers")] = tuple(len(layer.strips) for layer in a.layers)
-        for layer in a.layers:
-            for strip in layer.strips:
-                for bag in strip.channelbags:
-                    s[("action", a.name, "groups")] = tuple(g.name for g in bag.groups)
-                    for fc in bag.fcurves:
-                        k = ("fcurve", a.name, fc.data_path, fc.array_index)
-                        s[k + ("extrapolation",)] = fc.extrapolation
-                        for prop, values in _keys_raw(fc).items():
-                            s[k + (prop,)] = values
+        if fcurves.LAYERED:
+            s[("action", a.name, "slots")] = tuple(sl.identifier for sl in a.slots)
+            s[("action", a.name, "layers")] = tuple(len(layer.strips) for layer in a.layers)
+        for found in _channel_sets(a):
+            s[("action", a.name, "groups")] = tuple(g.name for g in found.groups)
+            for fc in found.fcurves:
+                k = ("fcurve", a.name, fc.data_path, fc.array_index)
+                s[k + ("extrapolation",)] = fc.extrapolation
+                for prop, values in _keys_raw(fc).items():
+                    s[k + (prop,)] = values
     s[("scene", "range")] = (scene.frame_start, scene.frame_end, scene.frame_current)
     s[("scene", "fps")] = (scene.render.fps, scene.render.fps_base)
     s[("scene", "world")] = scene.world.name if scene.world else None
     s[("scene", "camera")] = scene.camera.name if scene.camera else None
     for c in (scene.collection, *scene.collection.children_recursive):
-        s[("collection", c.name)] = tuple(sorted(o.name for o in c.objects))
+        s[("collection", c.name)] = tuple(o.name for o in c.objects)  # in order: marks are numbered by it
+    for v in layers:
+        s[("view layer", v.name, "active")] = v.objects.active.name if v.objects.active else None
     for kind in ("objects", "meshes", "materials", "lights", "cameras", "worlds", "actions"):
         s[("count", kind)] = len(getattr(bpy.data, kind))
     return s
@@ -149,8 +161,8 @@ def world_matrix(obj: bpy.types.Object) -> Matrix:
 
 
 def channel(obj: bpy.types.Object, path: str, index: int) -> bpy.types.FCurve:
-    bag = anim_utils.action_get_channelbag_for_slot(obj.animation_data.action, obj.animation_data.action_slot)
-    return bag.fcurves.find(path, index=index)
+    (fc,) = fcurves.fcurves(obj, path, index)
+    return fc
 
 
 def frames_of(fc: bpy.types.FCurve) -> list[float]:
@@ -175,12 +187,12 @@ def sc(animated_scene: AnimatedScene) -> AnimatedScene:
 
 # ---------------------------------------------------------------- the tables
 def test_every_op_has_a_handler_and_every_modifier_setting_a_property() -> None:
-    assert set(apply_module._HANDLERS) == set(OPS)
+    assert set(RULES) == set(OP_CLASSES)
     settings = typing.get_args(OPS["add_modifier"].model_fields["modifier"].annotation)
-    assert len(settings) == len(apply_module._MODIFIER_SETTINGS)
-    for cls in settings:
-        kind = cls.model_fields["type"].annotation.__args__[0]
-        assert set(apply_module._MODIFIER_SETTINGS[kind]) == set(cls.model_fields) - {"type"}, kind
+    assert set(MODIFIER_TABLE) == set(settings)
+    for cls, (kind, _, table) in MODIFIER_TABLE.items():
+        assert kind == cls.model_fields["type"].annotation.__args__[0]
+        assert set(table) == set(cls.model_fields) - {"type"}, kind
 
 
 def test_bad_arguments_are_rejected(sc: AnimatedScene) -> None:
@@ -331,7 +343,7 @@ def test_material_ops_that_cannot_apply(sc: AnimatedScene) -> None:
     refused(sc.scene, "wrong_kind", {"op": "set_base_color", "targets": ["Key_Light"], "color": [1, 0, 0]})
     tree = bpy.data.materials["Crate_Red"].node_tree
     texture = tree.nodes.new("ShaderNodeTexNoise")
-    tree.links.new(texture.outputs["Color"], apply_module._principled(bpy.data.materials["Crate_Red"]).inputs[0])
+    tree.links.new(texture.outputs["Color"], surface_node(bpy.data.materials["Crate_Red"], "BSDF_PRINCIPLED").inputs[0])
     e = refused(sc.scene, "not_applicable", {"op": "set_base_color", "targets": ["Crate"], "color": [1, 0, 0]})
     assert "Base Color" in e.message and "node tree" in e.message
     # after assign_material in the same plan, the fresh material is what gets edited
@@ -413,7 +425,12 @@ def test_camera_refusals(sc: AnimatedScene) -> None:
 # ---------------------------------------------------------------- objects
 def test_visibility(sc: AnimatedScene) -> None:
     _, diff, _, after = run(sc.scene, {"op": "set_visibility", "targets": ["Crate"], "visible": False})
-    assert diff == {("object", "Crate", "hide_viewport"), ("object", "Crate", "hide_render")}
+    # Crate was selected: Blender reports a hidden object as not selected
+    assert diff == {
+        ("object", "Crate", "hide_viewport"),
+        ("object", "Crate", "hide_render"),
+        ("object", "Crate", "selected"),
+    }
     sc.objects["Hidden_Box"].hide_set(True)
     report, diff, _, after = run(sc.scene, {"op": "set_visibility", "targets": ["Hidden_Box"], "visible": True})
     assert diff == {("object", "Hidden_Box", "hide_render"), ("object", "Hidden_Box", "eye")}
@@ -540,10 +557,9 @@ def test_retime(sc: AnimatedScene) -> None:
     twin = bpy.data.objects.new("Twin", None)  # animated by the same action and slot
     sc.scene.collection.objects.link(twin)
     twin.animation_data_create()
-    twin.animation_data.action, twin.animation_data.action_slot = (
-        ball.animation_data.action,
-        ball.animation_data.action_slot,
-    )
+    twin.animation_data.action = ball.animation_data.action
+    if fcurves.LAYERED:
+        twin.animation_data.action_slot = ball.animation_data.action_slot
     report, _, _, _ = run(sc.scene, {"op": "shift_keys", "targets": ["Ball"], "frames": 1})
     assert report.lines == [
         "Ball: keys shifted +1 frames (5 keys, frames 1–47 → 2–48) (shared action: also moves Twin)"
@@ -635,23 +651,23 @@ HANDLE_CASES = {
 @pytest.mark.parametrize("case", list(HANDLE_CASES))
 def test_blenders_handles_match_the_pure_model(factory_scene: bpy.types.Scene, case: str, extrapolation: str) -> None:
     # With auto smoothing "None", Blender's handle recalculation (FCurve.update) is kf.auto_handles.
-    keys = HANDLE_CASES[case]
+    wanted = HANDLE_CASES[case]
     if case.startswith("EASE"):
-        keys = kf.set_interpolation(AUTO, "BEZIER", case, extrapolation)
+        wanted = kf.set_interpolation(AUTO, "BEZIER", case, extrapolation)
     obj = bpy.data.objects.new("E", None)
     factory_scene.collection.objects.link(obj)
-    run_ = apply_module._Run(factory_scene)
-    fc = apply_module._ensure_fcurve(run_, obj, "location", 0)
+    run_ = Run(factory_scene)
+    fc = fcurves.ensure_fcurve(obj, "location", 0, run_.journal.on_undo)
     fc.auto_smoothing, fc.extrapolation = "NONE", extrapolation
-    fc.keyframe_points.add(len(keys))
-    run_.write_keys(fc, keys, apply_module._raw_keys(fc))  # writes, then lets Blender recalculate
-    got, _ = apply_module._read(fc)
-    want = kf.auto_handles(keys, extrapolation)
+    fc.keyframe_points.add(len(wanted))
+    run_.write_keys(fc, wanted, keys.raw_keys(fc))  # writes, then lets Blender recalculate
+    got, _ = keys.read(fc)
+    want = kf.auto_handles(wanted, extrapolation)
     for g, w in zip(got, want, strict=True):
         assert (g.left_type, g.right_type) == (w.left_type, w.right_type)
         assert g.left == pytest.approx(w.left, abs=1e-4) and g.right == pytest.approx(w.right, abs=1e-4), g.frame
     if case.startswith("EASE"):
-        assert want == keys  # eased keys stay as eased
+        assert want == wanted  # eased keys stay as eased
 
 
 def test_generative_edit_is_a_hand_off(sc: AnimatedScene) -> None:
@@ -703,13 +719,14 @@ def test_out_of_range_values_never_reach_apply(sc: AnimatedScene) -> None:
 # ---------------------------------------------------------------- all or nothing
 def _fail_after(monkeypatch: pytest.MonkeyPatch, op: str) -> None:
     """Make `op`'s handler fail after doing its real work."""
-    real = apply_module._HANDLERS[op]
+    cls = OPS[op]
+    real = RULES[cls]
 
     def failing(run_: Any, op_: Any) -> None:
-        real(run_, op_)
+        real.handler(run_, op_)
         raise RuntimeError("injected failure")
 
-    monkeypatch.setitem(apply_module._HANDLERS, op, failing)
+    monkeypatch.setitem(RULES, cls, dataclasses.replace(real, handler=failing))
 
 
 ROLLBACK_PLANS = {
@@ -775,6 +792,28 @@ def test_a_real_failure_midway_restores_the_scene(sc: AnimatedScene) -> None:
         {"op": "delete_keyframe", "target": "Ball", "channel": "location", "index": 2, "frame": 12},
     )  # fmt: skip
     assert e.op_index == 2
+
+
+def test_a_refused_delete_restores_every_collections_order(sc: AnimatedScene, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Objects deleted from the middle of their collections (Crate from two), then a view-layer
+    # update (the child's world matrix), then a failure: each comes back at its place, not last,
+    # and as selected, hidden and active as it was (Blender drops that state with the object's base).
+    scene, layer = sc.scene, bpy.context.view_layer
+    props = bpy.data.collections.new("Props")
+    scene.collection.children.link(props)
+    for name in ("Sun", "Crate", "Shot_Cam"):
+        props.objects.link(sc.objects[name])
+    sc.objects["Key_Light"].hide_set(True)
+    assert [o.name for o in scene.collection.objects].index("Crate") < len(scene.collection.objects) - 3
+    _fail_after(monkeypatch, "set_frame_range")
+    refused(
+        scene, "failed",
+        {"op": "delete", "targets": ["Crate", "Ball", "Key_Light"]},
+        {"op": "translate", "targets": ["Crate_Lid"], "vector": [0, 0, 1]},
+        {"op": "set_frame_range", "start": 1, "length": 10},
+    )  # fmt: skip
+    assert layer.objects.active == sc.objects["Ball"] and sc.objects["Crate"].select_get()
+    assert sc.objects["Key_Light"].hide_get()
 
 
 def test_world_creation_is_rolled_back(factory_scene: bpy.types.Scene, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -138,6 +138,7 @@ def test_scene_graph_of_the_sample_matches_its_json(sample_scene: bpy.types.Scen
     ]
 
 
+@pytest.mark.skipif(bpy.app.version < (5, 0, 0), reason="Blender before 5 cuts names at 63 bytes itself")
 def test_names_longer_than_the_contract_are_refused(factory_scene: bpy.types.Scene) -> None:
     obj = bpy.data.objects.new("x" * 70, None)
     factory_scene.collection.objects.link(obj)
@@ -347,8 +348,9 @@ def test_empty_scene_has_nothing_to_frame(factory_scene: bpy.types.Scene, scene_
 
 def test_unavailable_engine_is_refused(animated_scene: AnimatedScene, scene_state: StateFn) -> None:
     before = scene_state(animated_scene.scene)
-    with pytest.raises(ValueError, match="not available in this Blender"):  # Blender 4.2-4.5's EEVEE name
-        capture(animated_scene.scene, CaptureSettings(views=1, resolution=64, engine="BLENDER_EEVEE_NEXT"))
+    other_eevee = "BLENDER_EEVEE_NEXT" if bpy.app.version >= (5, 0, 0) else "BLENDER_EEVEE"  # 4.2-4.5: EEVEE_NEXT
+    with pytest.raises(ValueError, match="not available in this Blender"):
+        capture(animated_scene.scene, CaptureSettings(views=1, resolution=64, engine=other_eevee))
     assert scene_state(animated_scene.scene) == before
 
 

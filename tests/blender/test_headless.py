@@ -21,7 +21,6 @@ from evlm.edits import EditPlan
 from evlm.session import best_index
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "examples" / "sample_scene" / "scene.blend"
 HEADLESS = ROOT / "blender_addon" / "headless.py"
 
 if str(ROOT) not in sys.path:
@@ -38,10 +37,10 @@ def null_endpoint(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def input_blend(tmp_path) -> Path:  # noqa: ANN001
+def input_blend(tmp_path, sample_blend) -> Path:  # noqa: ANN001
     path = tmp_path / "in" / "scene.blend"
     path.parent.mkdir()
-    shutil.copy(SAMPLE, path)
+    shutil.copy(sample_blend, path)
     bpy.ops.wm.open_mainfile(filepath=str(path))
     return path
 
