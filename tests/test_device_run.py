@@ -31,52 +31,83 @@ def device_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, su
     return out, work, done
 
 
+SIZES = ("tiny", "small")  # what the GPU run trains (evlm_tiny.GPU_SIZES), side by side
+
+
 @pytest.mark.slow
 def test_train_small_runs_every_phase_and_packs_what_comes_back(device_run) -> None:
     out, work, done = device_run
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     summary = json.loads((work / "logs" / "summary.json").read_text())
-    assert [k for k, v in summary["phases"].items() if not v["ok"]] == ["baseline_eval"] or all(
-        v["ok"] for v in summary["phases"].values()
-    ), summary
-    for phase in ("synth", "init", "sft", "subset", "rkto", "export", "eval", "card"):
-        assert summary["phases"][phase]["ok"], phase
-    # What comes back: the weight files, run.tgz and run.log, within the device tool's limits.
+    assert summary["sizes"] == list(SIZES)
+    phases = ["synth", "subset"] + [
+        f"{s}:{p}" for s in SIZES for p in ("init", "sft", "rkto", "export", "eval", "card")
+    ]
+    assert sorted(summary["phases"]) == sorted(phases) and all(v["ok"] for v in summary["phases"].values()), summary
+    # What comes back: each size's weight files, run.tgz and run.log, within the device tool's limits.
     files = sorted(p for p in out.rglob("*") if p.is_file())
-    assert {p.suffix for p in files} <= {".safetensors", ".tgz", ".log"} and out / "run.tgz" in files
+    assert {p.relative_to(out).parts[0] for p in files} == {*SIZES, "run.tgz", "run.log"}
+    assert {p.suffix for p in files} == {".safetensors", ".tgz", ".log"}
     assert train_small.check_outputs(out, files) == []
     assert all(p.stat().st_size <= 15 * 10**6 for p in files if p.suffix == ".safetensors")
     with tarfile.open(out / "run.tgz") as tar:
         names = set(tar.getnames())
-    for name in ("model/config.json", "model/tokenizer.json", "model/README.md", "model/loss.png",
-                 "eval/metrics.json", "eval_data/test.jsonl", "logs/summary.json", "logs/sft.log", "sft/log.jsonl",
-                 "sft/loss.png", "rkto/log.jsonl", "sft.json", "rkto.json"):  # fmt: skip
+    for size in SIZES:
+        for name in ("model/config.json", "model/tokenizer.json", "model/README.md", "model/loss.png",
+                     "eval/metrics.json", "sft/log.jsonl", "sft/loss.png", "rkto/log.jsonl", "sft.json", "rkto.json"):  # fmt: skip
+            assert f"{size}/{name}" in names, f"{size}/{name}"
+        assert f"logs/{size}-sft.log" in names
+    for name in ("eval_data/test.jsonl", "logs/summary.json", "data/meta.json"):
         assert name in names, name
     assert any(n.startswith("eval_data/images/") and n.endswith(".png") for n in names)  # evaluable back here
     log = (out / "run.log").read_text()
-    assert "== sft: done" in log and "== packed" in log
+    assert "== tiny:sft: done" in log and "== small:sft: done" in log and "== packed" in log
 
 
 @pytest.mark.slow
 def test_train_small_trains_on_time_in_bf16_shards(device_run) -> None:
-    """The trainers stopped on their time budget (not a step count), the weights are bf16, and
-    the packed folder is a model the engine loads and that answers with a valid plan."""
+    """The trainers stopped on their time budget (not a step count), the weights are bf16 and the
+    architecture asked for, and the card tells this run's recipe."""
     import torch
     from safetensors.torch import load_file
 
+    from training.evlm_tiny import SIZES as ARCHS
+
     out, work, done = device_run
     assert done.returncode == 0
-    for stage in ("sft", "rkto"):
-        cfg = json.loads((work / f"{stage}.json").read_text())
-        rows = [json.loads(line) for line in (work / stage / "log.jsonl").read_text().splitlines()]
-        steps = [r for r in rows if "loss" in r]
-        assert steps[-1]["step"] < cfg["steps"] and steps[-1]["elapsed_s"] >= cfg["time_budget_s"], stage
-    weights = {}
-    for f in out.glob("*.safetensors"):
-        weights |= load_file(f)
-    assert weights and {t.dtype for t in weights.values()} == {torch.bfloat16}
-    model = work / "model"
-    assert (model / "README.md").read_text().count("scripts/device/train_small.sh") == 1  # the GPU recipe
+    for size in SIZES:
+        for stage in ("sft", "rkto"):
+            cfg = json.loads((work / size / f"{stage}.json").read_text())
+            rows = [json.loads(line) for line in (work / size / stage / "log.jsonl").read_text().splitlines()]
+            steps = [r for r in rows if "loss" in r]
+            assert steps[-1]["step"] < cfg["steps"] and steps[-1]["elapsed_s"] >= cfg["time_budget_s"], (size, stage)
+        weights = {}
+        for f in (out / size).glob("*.safetensors"):
+            weights |= load_file(f)
+        assert weights and {t.dtype for t in weights.values()} == {torch.bfloat16}
+        config = json.loads((work / size / "model" / "config.json").read_text())
+        assert config["text_config"]["hidden_size"] == ARCHS[size]["hidden_size"]
+        card = (work / size / "model" / "README.md").read_text()
+        assert f"scripts/device/train_small.sh --size {size}`" in card
+
+
+@pytest.mark.slow
+def test_ship_installs_the_chosen_size_and_it_answers_here(device_run, tmp_path: Path) -> None:
+    """scripts/device/ship.sh on what the run brought back: the chosen size assembled (weights,
+    tokenizer, card), answering the sample scene through the engine, installed at DEST; a size
+    the run did not train is refused (exit 2) before anything is written."""
+    out, _, done = device_run
+    assert done.returncode == 0
+    dest = tmp_path / "models" / "evlm-tiny"
+    env = {**os.environ, "EVLM_SHIP_WORK": str(tmp_path / "unpacked"), "EVLM_SHIP_BENCH": "0"}
+    ship = ["bash", "scripts/device/ship.sh", str(out)]
+    r = subprocess.run([*ship, "small", str(dest)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "answered:" in r.stdout
+    assert list(dest.glob("*.safetensors")) and (dest / "tokenizer.json").is_file() and (dest / "README.md").is_file()
+    assert json.loads((dest / "config.json").read_text())["text_config"]["hidden_size"] == 256  # small
+    r = subprocess.run([*ship, "large", str(tmp_path / "x")], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "no weight files" in r.stderr and not (tmp_path / "x").exists()
 
 
 def _wheel(folder: Path, name: str, version: str, tag: str, requires: list[str]) -> None:

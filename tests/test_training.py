@@ -166,13 +166,15 @@ def test_schedule_follows_the_time_budget_not_the_step_count(schedule):
         sched.step()  # sets the rate of the next step at time t
         lrs[t] = sched.get_last_lr()[0]
     assert lrs[1] == pytest.approx(2 / 3)  # warmup is counted in steps: (1 + 1) / (2 + 1)
-    expected = {25: 0.75, 50: 0.5, 75: 0.25} if schedule == "linear" else {25: 0.8536, 50: 0.5, 75: 0.1464}
+    assert lrs[2] == 1.0 and clock.warm_s == 2.0  # the warmup ended at 2 s: the schedule's time zero
+    # then t = (time - 2) / (100 - 2): 23/98, 48/98, 73/98 at 25, 50, 75 s
+    expected = {25: 0.7653, 50: 0.5102, 75: 0.2551} if schedule == "linear" else {25: 0.8701, 50: 0.516, 75: 0.1522}
     for t, v in expected.items():
         assert lrs[t] == pytest.approx(v, abs=1e-4)
     assert lrs[100] == 0.0 and lrs[130] == 0.0 and clock.up()
-    # resumed from a checkpoint that had spent 50 s: the clock, and so the rate, continue from there
-    clock.start(50.0)
-    assert clock.progress() == pytest.approx(0.5) and not clock.up()
+    # resumed from a checkpoint that had spent 51 s: the clock, and so the rate, continue from there
+    clock.resume({"elapsed_s": 51.0, "warm_s": 2.0})
+    assert clock.position() == pytest.approx(0.5) and not clock.up()
 
 
 def test_sft_stops_on_time_and_resume_continues_the_budget(checkpoint, data, tmp_path, monkeypatch):
@@ -202,7 +204,7 @@ def test_sft_stops_on_time_and_resume_continues_the_budget(checkpoint, data, tmp
     assert lrs[0] == cfg["lr"] and all(a > b for a, b in zip(lrs, lrs[1:], strict=False)) and lrs[-1] < 0.1 * lrs[0]
     assert (tmp_path / "out/checkpoints/step-000006").is_dir() and (model / "config.json").is_file()
     state = torch.load(tmp_path / "out/checkpoints/step-000004/state.pt", weights_only=False)
-    assert state["elapsed_s"] == pytest.approx(40.0)
+    assert state["elapsed_s"] == pytest.approx(40.0) and state["warm_s"] == 0.0  # no warmup: time zero
     # Resume from step 4 with a longer budget: 40 s were spent, so 3 more steps of 10 s reach 65 s.
     shutil.rmtree(tmp_path / "out/checkpoints/step-000006")
     shutil.rmtree(tmp_path / "out/model")

@@ -254,7 +254,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
 
     model.train()
     per_step = cfg.batch_size * cfg.grad_accum * dist.world  # examples (dpo: pairs) of a step, all processes
-    clock.start(state.get("elapsed_s", 0.0) if ckpt is not None else 0.0)
+    clock.resume(state if ckpt is not None else None)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         total, metrics = 0.0, []
@@ -279,7 +279,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
         if evals is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             log.log(step=done, **eval_align(dist.unwrap(model), collate, evals, cfg, device, dist))
         if (cfg.save_every and done % cfg.save_every == 0) or last:
-            save_checkpoint(cfg, model, opt, sched, done, {"elapsed_s": clock.elapsed()}, dist)
+            save_checkpoint(cfg, model, opt, sched, done, clock.state(), dist)
         if last:
             break
 

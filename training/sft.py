@@ -97,7 +97,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
                 **cfg.extra)  # fmt: skip
 
     model.train()
-    clock.start(state.get("elapsed_s", 0.0) if ckpt is not None else 0.0)
+    clock.resume(state if ckpt is not None else None)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         mine = dist.share(step_batches(cfg, len(train), step, dist.world))
@@ -123,7 +123,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
         if evals and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             log.log(step=done, eval_loss=eval_loss(dist.unwrap(model), collate, evals, cfg, device, dist))
         if (cfg.save_every and done % cfg.save_every == 0) or last:
-            save_checkpoint(cfg, model, opt, sched, done, {"elapsed_s": clock.elapsed()}, dist)
+            save_checkpoint(cfg, model, opt, sched, done, clock.state(), dist)
         if last:
             break
 

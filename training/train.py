@@ -250,25 +250,33 @@ class Clock:
     """The training loop's wall clock against `time_budget_s` (none: never up).
 
     Stop on time: the loop ends after the step during which the budget ran out (`up`). The
-    learning-rate schedule follows the same clock (`progress`), so a run whose steps turn out
-    slower or faster than expected still warms up, decays and reaches the end of its schedule
-    when its time does, with no step-time estimate to get wrong. A resumed run continues from the
-    time its checkpoint had spent (`spent_s`)."""
+    learning-rate schedule follows the same clock (`position`), so a run whose steps turn out
+    slower or faster than expected still decays and reaches the end of its schedule when its
+    time does, with no step-time estimate to get wrong. A checkpoint keeps `state()`, and a
+    resumed run continues the budget from there (`resume`)."""
 
-    def __init__(self, budget_s: float | None, spent_s: float = 0.0, now=None) -> None:
+    def __init__(self, budget_s: float | None, now=None) -> None:
         self.budget_s, self.now = budget_s, now or time.perf_counter
-        self.start(spent_s)
+        self.warm_s: float | None = None  # when the warmup ended (the schedule's time zero)
+        self.resume(None)
 
-    def start(self, spent_s: float = 0.0) -> None:
-        """(Re)start the clock, `spent_s` seconds already used."""
-        self.t0 = self.now() - spent_s
+    def resume(self, state: dict | None) -> None:
+        """(Re)start the clock: from zero, or from a checkpoint's `state()`."""
+        state = state or {}
+        self.t0 = self.now() - state.get("elapsed_s", 0.0)
+        self.warm_s = state.get("warm_s", self.warm_s)  # no warmup: the schedule's first call set it, at 0
+
+    def state(self) -> dict:
+        return {"elapsed_s": self.elapsed(), "warm_s": self.warm_s}
 
     def elapsed(self) -> float:
         return self.now() - self.t0
 
-    def progress(self) -> float | None:
-        """The spent share of the budget in [0, 1]; None without a budget."""
-        return None if self.budget_s is None else min(1.0, self.elapsed() / self.budget_s)
+    def position(self) -> float:
+        """The spent share of the budget after the warmup, in [0, 1] (the first call ends the warmup)."""
+        if self.warm_s is None:
+            self.warm_s = self.elapsed()
+        return min(1.0, (self.elapsed() - self.warm_s) / max(self.budget_s - self.warm_s, 1e-9))
 
     def up(self) -> bool:
         return self.budget_s is not None and self.elapsed() >= self.budget_s
@@ -288,17 +296,17 @@ def make_scheduler(
     cfg: TrainConfig, opt: torch.optim.Optimizer, clock: Clock | None = None
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Linear warmup over `warmup_steps`, then the configured schedule (stepped once per optimizer
-    step). Its position t in [0, 1] is the share of the steps done after the warmup, or, with a
-    time budget (`clock`), the share of the budget spent: the learning rate then reaches its
-    end (zero for linear and cosine) when the time is up, whatever the step time."""
+    step). Its position t in [0, 1] is the share of the steps after the warmup done, or, with a
+    time budget (`clock`), the share of the time after the warmup spent: the learning rate then
+    reaches its end (zero for linear and cosine) when the time is up, whatever the step time."""
+    timed = clock is not None and clock.budget_s is not None
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / (cfg.warmup_steps + 1)
         if cfg.schedule == "constant":
             return 1.0
-        progress = clock.progress() if clock is not None else None
-        t = progress if progress is not None else (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        t = clock.position() if timed else (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
         return max(0.0, 1.0 - t) if cfg.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)

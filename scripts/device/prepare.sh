@@ -4,12 +4,13 @@
 #   .whl/   wheels for its Python 3.12 (what its image lacks: scripts/device/wheels.txt)
 #   .gl/    Debian's GL/EGL packages, so pyrender renders on the GPU through EGL
 #   .synth/ data.tgz: a small pre-rendered dataset, used only if EGL rendering fails there
-# Usage: bash scripts/device/prepare.sh [SIZE]   (SIZE: the architecture to train, default evlm_tiny.GPU_SIZE)
+# Usage: bash scripts/device/prepare.sh [SIZE...]   (architectures to train; default evlm_tiny.GPU_SIZES)
 # EVLM_FALLBACK_N: examples in the fallback data (default 3000, about 16 MB; 0: none).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
-SIZE=${1:-$(PYTHONPATH=$PWD $PY -c 'from training.evlm_tiny import GPU_SIZE; print(GPU_SIZE)')}
+SIZES=""
+for s in "$@"; do SIZES+=" --size $s"; done
 N=${EVLM_FALLBACK_N:-3000}
 exclude=$(git rev-parse --git-path info/exclude)
 mkdir -p "$(dirname "$exclude")"
@@ -52,6 +53,6 @@ fi
 cat <<EOF
 
 == the one device call (about 9 minutes of the call, 10-11 minutes of device time with the start):
-run(command="bash scripts/device/train_small.sh --size $SIZE", carry=[".whl", ".gl", ".synth"], timeout_s=600)
-Then, here: bash scripts/device/ship.sh FILES_AT [MODEL_NAME]
+run(command="bash scripts/device/train_small.sh$SIZES", carry=[".whl", ".gl", ".synth"], timeout_s=600)
+Then, here: bash scripts/device/ship.sh FILES_AT SIZE [MODEL_NAME]   (the size to ship: see the run's evals)
 EOF

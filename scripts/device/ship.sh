@@ -1,26 +1,30 @@
 #!/usr/bin/env bash
 # Here, after the one GPU call: turn what it brought back into a built-in model.
-#   bash scripts/device/ship.sh FILES_AT [NAME]     (NAME: folder under evlm_server/models, default evlm-tiny)
-# FILES_AT holds the weight files (*.safetensors), run.tgz and run.log (scripts/device/train_small.py).
+#   bash scripts/device/ship.sh FILES_AT SIZE [DEST]   (SIZE: which trained size; DEST: the model folder
+#                                                        to replace, default evlm_server/models/evlm-tiny)
+# EVLM_SHIP_WORK: where the run is unpacked (default out/gpu_run); EVLM_SHIP_BENCH=0: no latency run.
+# FILES_AT holds SIZE/*.safetensors per trained size, run.tgz and run.log (scripts/device/train_small.py).
 # 1. unpacks everything into out/gpu_run/ (logs, loss curves, evals, the eval records with their images);
 # 2. assembles the model there and checks it answers a 6-view request through the engine on this CPU;
 # 3. if the GPU run's eval or card is missing, evaluates here on the records it brought back and
 #    writes the card;
 # 4. measures the 6-view suggest latency here (scripts/bench_suggest.py, printed for the README);
-# 5. replaces evlm_server/models/NAME with it (the previous one moves to out/gpu_run/previous/).
+# 5. replaces DEST with it (a copy of the previous one stays in out/gpu_run/previous/).
 set -euo pipefail
+[ $# -ge 2 ] && [ -d "$1" ] || { echo "usage: bash scripts/device/ship.sh FILES_AT SIZE [DEST]" >&2; exit 2; }
+SRC=$(realpath "$1") SIZE=$2 DST=$(realpath -m "${3:-$(dirname "$0")/../../evlm_server/models/evlm-tiny}")
+R=$(realpath -m "${EVLM_SHIP_WORK:-$(dirname "$0")/../../out/gpu_run}")
 cd "$(dirname "$0")/../.."
-[ $# -ge 1 ] && [ -d "$1" ] || { echo "usage: bash scripts/device/ship.sh FILES_AT [NAME]" >&2; exit 2; }
-SRC=$1 NAME=${2:-evlm-tiny}
 [ -f "$SRC/run.tgz" ] || { echo "ship.sh: no run.tgz in $SRC" >&2; exit 2; }
-compgen -G "$SRC/*.safetensors" >/dev/null || { echo "ship.sh: no weight files (*.safetensors) in $SRC: the run trained nothing" >&2; exit 2; }
+compgen -G "$SRC/$SIZE/*.safetensors" >/dev/null \
+  || { echo "ship.sh: no weight files in $SRC/$SIZE (sizes there: $(ls -d "$SRC"/*/ 2>/dev/null | xargs -n1 basename | tr '\n' ' '))" >&2; exit 2; }
 PY=.venv/bin/python
 export PYTHONPATH=$PWD
-W=out/gpu_run
-rm -rf "$W" && mkdir -p "$W"
-tar xzf "$SRC/run.tgz" -C "$W"
-cp "$SRC"/*.safetensors "$W/model/"
-cp "$SRC/run.log" "$W/" 2>/dev/null || true
+W=$R/$SIZE
+rm -rf "$R" && mkdir -p "$R"
+tar xzf "$SRC/run.tgz" -C "$R"
+cp "$SRC/$SIZE"/*.safetensors "$W/model/"
+cp "$SRC/run.log" "$R/" 2>/dev/null || true
 echo "== the model answers here"
 $PY - "$W/model" <<'EOF'
 import sys
@@ -44,19 +48,21 @@ print("answered:", [s.title for s in result.plan.suggestions])
 EOF
 if [ ! -f "$W/eval/metrics.json" ]; then
   echo "== no eval from the GPU run: evaluating here on its records"
-  $PY -m training.eval.cli --model "$W/model" --data "$W/eval_data" --splits test,gen --device cpu \
+  $PY -m training.eval.cli --model "$W/model" --data "$R/eval_data" --splits test,gen --device cpu \
     --max-reasoning-tokens 384 --out "$W/eval"
 fi
 if [ ! -f "$W/model/README.md" ]; then
   runs=(--run "SFT=$W/sft=0")
   [ -f "$W/rkto/log.jsonl" ] && runs+=(--run "RKTO=$W/rkto=0")
-  $PY -m training.evlm_tiny card "$W/model" --eval "$W/eval" "${runs[@]}" --hardware "see out/gpu_run/run.log"
+  before=(); [ -f "$R/eval_before/metrics.json" ] && before=(--before "$R/eval_before")
+  $PY -m training.evlm_tiny card "$W/model" --eval "$W/eval" "${runs[@]}" "${before[@]}" --hardware "see out/gpu_run/run.log"
 fi
 cp "$W/eval/metrics.png" "$W/model/eval.png" 2>/dev/null || true
 cp "$W/sft/loss.png" "$W/model/loss.png" 2>/dev/null || true
-echo "== 6-view suggest latency on this CPU (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-$PY scripts/bench_suggest.py --model "$W/model" --runs 3 | tail -4
-DST=evlm_server/models/$NAME
-if [ -d "$DST" ]; then rm -rf "$W/previous"; cp -r "$DST" "$W/previous"; fi
+if [ "${EVLM_SHIP_BENCH:-1}" != 0 ]; then
+  echo "== 6-view suggest latency on this CPU (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  $PY scripts/bench_suggest.py --model "$W/model" --runs 3 | tail -4
+fi
+if [ -d "$DST" ]; then rm -rf "$R/previous"; cp -r "$DST" "$R/previous"; fi
 rm -rf "$DST.tmp" && cp -r "$W/model" "$DST.tmp" && rm -rf "$DST" && mv "$DST.tmp" "$DST"
-echo "== shipped to $DST (the previous model: $W/previous); run the tests, update the README's figures"
+echo "== shipped $SIZE to $DST (the previous model: $R/previous); run the tests, update the README's figures"

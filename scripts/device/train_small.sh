@@ -10,12 +10,14 @@ PY=${EVLM_PYTHON:-python3}
 mkdir -p "$OUT"
 log() { echo "$(date +%H:%M:%S) setup: $*" | tee -a "$OUT/run.log"; }
 t0=$SECONDS
-if compgen -G ".gl/*.deb" >/dev/null; then  # EGL for pyrender on the GPU (the device README's packages)
+# The set-up writes into / and installs packages: only on the GPU machine (or when asked), never here.
+if command -v nvidia-smi >/dev/null || [ "${EVLM_DEVICE_SETUP:-0}" = 1 ]; then SETUP=1; else SETUP=0; fi
+if [ $SETUP = 1 ] && compgen -G ".gl/*.deb" >/dev/null; then  # EGL for pyrender on the GPU (the device README's packages)
   for f in .gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
   log "unpacked $(ls .gl/*.deb | wc -l) GL packages"
 fi
-if compgen -G ".whl/*.whl" >/dev/null; then  # what the machine's Python lacks, carried as wheels
+if [ $SETUP = 1 ] && compgen -G ".whl/*.whl" >/dev/null; then  # what the machine's Python lacks, as wheels
   "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     || { log "wheel install FAILED"; exit 1; }
   export PYTHONPATH=/tmp/site
