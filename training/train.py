@@ -65,7 +65,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     compile: bool = False  # torch.compile the model's forward (pays only on a long enough run: measure)
-    data_workers: int = 0  # >1: load, check and tokenize the data once, in that many processes, before training
+    data_workers: int = 0  # >0: tokenize every example once before training (>1: in that many processes)
     lora: dict | None = None  # None: full fine-tuning; {} or {r, alpha, dropout, target_modules}: LoRA
     freeze_vision: bool = True  # keep the vision tower frozen (full fine-tuning)
     max_length: int | None = None  # longer examples are an error (never truncated)

@@ -64,5 +64,10 @@ if [ "${EVLM_SHIP_BENCH:-1}" != 0 ]; then
   $PY scripts/bench_suggest.py --model "$W/model" --runs 3 | tail -4
 fi
 if [ -d "$DST" ]; then rm -rf "$R/previous"; cp -r "$DST" "$R/previous"; fi
-rm -rf "$DST.tmp" && cp -r "$W/model" "$DST.tmp" && rm -rf "$DST" && mv "$DST.tmp" "$DST"
-echo "== shipped $SIZE to $DST (the previous model: $R/previous); run the tests, update the README's figures"
+mkdir -p "$(dirname "$DST")"
+rm -rf "$DST.tmp"
+cp -r "$W/model" "$DST.tmp"
+rm -rf "$DST"
+mv "$DST.tmp" "$DST"  # never a half-copied model under its name
+echo "== shipped $SIZE to $DST (a copy of what was there before, if anything: $R/previous)"
+echo "   then: run the tests, and update the README's figures from $W/eval and the latency above"

@@ -66,10 +66,15 @@ class Collator:
     def preencode(self, items: Sequence, model: str | Path, workers: int) -> None:
         """Encode `items` (examples, or `(example, reasoning, answer)` tuples) in `workers`
         processes, each with its own processor loaded from the checkpoint `model`, and keep the
-        results for `encode`. workers = 0: nothing (every batch is encoded when it is made)."""
+        results for `encode`. workers = 1: here, in this process; 0: nothing (every batch is encoded
+        when it is made)."""
         if workers < 1 or not items:
             return
         items = [i if isinstance(i, tuple) else (i, None, None) for i in items]
+        if workers == 1:  # here, once (a process of its own would only add its start-up)
+            for ex, reasoning, answer in items:
+                self.cache[(ex.record.id, reasoning, answer)] = self.encode(ex, reasoning=reasoning, answer=answer)
+            return
         chunks = [items[k : k + 64] for k in range(0, len(items), 64)]
         # spawn: a fresh interpreter, safe after CUDA started here; each loads its own processor
         ctx = multiprocessing.get_context("spawn")
