@@ -23,6 +23,8 @@ from typing import Any
 
 import bpy
 
+from evlm.cliargs import add_client_args, add_version, curve_keys
+from evlm.edits import MAX_SUGGESTIONS
 from evlm.protocol import DEFAULT_ENDPOINT
 
 if __package__:  # imported as part of the add-on (an extension, or the source tree)
@@ -149,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="blender -b FILE.blend --python headless.py --",
         description="Ask an EVLM server for edits of the open scene; optionally apply the best one.",
     )
+    add_version(parser)
     parser.add_argument("--instruction", "-i", required=True, help='what to change, e.g. "make it cozier"')
-    parser.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"server endpoint (default {DEFAULT_ENDPOINT})")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds without word from the server")
+    add_client_args(parser, timeout_s=120.0)
     parser.add_argument("--blend", type=Path, help="open this file first (for a Python with bpy as a module)")
     parser.add_argument("--apply-best", action="store_true", help="apply the most confident applicable suggestion")
     parser.add_argument("--save-as", type=Path, help="save the result as this .blend (a copy; never the input)")
@@ -165,21 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=1, help="frames across the animation (default 1)")
     parser.add_argument("--active-camera", action="store_true", help="also render the scene camera's view")
     parser.add_argument("--no-marks", action="store_true", help="no set-of-marks indices on the views")
-    parser.add_argument("--max-suggestions", type=int, default=3, choices=range(1, 6), metavar="1..5")
+    parser.add_argument("--max-suggestions", type=int, default=3, choices=range(1, MAX_SUGGESTIONS + 1), metavar="1..5")
     parser.add_argument("--reference", type=Path, action="append", default=[], help="reference image (repeatable)")
-    parser.add_argument("--server-key", type=Path, help="CURVE: the server's public key file")
-    parser.add_argument("--client-key", type=Path, help="CURVE: this client's secret key file")
     args = parser.parse_args(argv)
 
-    from evlm.client import CurveKeys, RequestTimeout, ServerError
+    from evlm.client import RequestTimeout, ServerError
     from evlm.edits import EditPlan
     from evlm.plantext import format_plan
 
     apply_mod = _addon("apply")
     try:
-        if (args.server_key is None) != (args.client_key is None):
-            raise ValueError("CURVE needs both --server-key and --client-key")
-        curve = CurveKeys(args.server_key, args.client_key) if args.server_key else None
+        curve = curve_keys(args)
         if args.blend is not None:
             if not args.blend.is_file():
                 raise ValueError(f"{args.blend}: no such file")

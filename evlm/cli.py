@@ -7,19 +7,15 @@ import json
 import sys
 from pathlib import Path
 
+from evlm.cliargs import add_client_args, add_version, connect, fail
+from evlm.edits import MAX_SUGGESTIONS
 from evlm.plantext import format_plan
-from evlm.protocol import DEFAULT_ENDPOINT
-
-
-def _client(args: argparse.Namespace, timeout: float):  # noqa: ANN202
-    from evlm.client import Client, CurveKeys
-
-    curve = CurveKeys.from_dir(args.curve_dir) if getattr(args, "curve_dir", None) is not None else None
-    return Client(args.endpoint, timeout_s=timeout, curve=curve)
+from evlm.protocol import DEFAULT_SUGGESTIONS, Limits
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="evlm", description="Ask an EVLM server for edit suggestions.")
+    add_version(parser)
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("suggest", help="send a scene graph, its views and an instruction; print the suggestions")
     s.add_argument("--scene", type=Path, help="scene graph JSON (omit for a plain image request)")
@@ -37,26 +33,34 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a reference image of the look you want (repeatable)",
     )
-    s.add_argument("--endpoint", default=DEFAULT_ENDPOINT)
-    s.add_argument("--timeout", type=float, default=120.0, help="seconds without word from the server (default 120)")
-    s.add_argument("--max-suggestions", type=int, default=3)
+    s.add_argument(
+        "--max-suggestions",
+        type=int,
+        default=DEFAULT_SUGGESTIONS,
+        choices=range(1, MAX_SUGGESTIONS + 1),
+        metavar=f"1..{MAX_SUGGESTIONS}",
+        help=f"how many suggestions to ask for (default {DEFAULT_SUGGESTIONS})",
+    )
     s.add_argument("--json", action="store_true", help="print the whole result as JSON")
     s.add_argument("--stream", action="store_true", help="show the reasoning as it is generated")
-    s.add_argument("--curve-dir", type=Path, help="keys folder, if the server uses CURVE")
+    add_client_args(s, timeout_s=120.0)
     args = parser.parse_args(argv)
     return _suggest(args)
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from evlm.client import RequestTimeout, ServerError, load_views
     from evlm.edits import EditPlan
-    from evlm.protocol import image_size
-    from evlm.scene import SceneGraph
+    from evlm.protocol import ProtocolError, image_size
 
+    instruction = args.instruction.strip()
+    limit = Limits().max_instruction_chars
+    if not instruction:
+        return fail("the instruction is empty: say what to change")
+    if len(instruction) > limit:
+        return fail(f"the instruction has {len(instruction)} characters, limit {limit}")
     try:
-        scene = SceneGraph.model_validate_json(args.scene.read_bytes()) if args.scene else None
+        scene = _read_scene(args.scene) if args.scene else None
         views = load_views(args.views)
         refs = []
         for path in args.reference:  # a clear local error beats a server round trip
@@ -65,17 +69,18 @@ def _suggest(args: argparse.Namespace) -> int:
                 image_size(refs[-1])
             except ValueError as e:
                 raise ValueError(f"{path}: {e}") from None
-    except (OSError, ValueError, ValidationError) as e:
-        return _fail(str(e))
+        client = connect(args)
+    except (OSError, ValueError) as e:
+        return fail(str(e))
 
     def show(event) -> None:  # noqa: ANN001
         if args.stream and event.type == "progress" and event.message.text:
             print(event.message.text, end="", file=sys.stderr, flush=True)
 
-    with _client(args, args.timeout) as client:
+    with client:
         try:
             result = client.suggest(
-                args.instruction,
+                instruction,
                 views,
                 scene,
                 on_event=show,
@@ -84,9 +89,9 @@ def _suggest(args: argparse.Namespace) -> int:
                 stream=args.stream,
             )
         except ServerError as e:
-            return _fail(f"server refused: {e}")
-        except RequestTimeout as e:
-            return _fail(str(e))
+            return fail(f"server refused: {e}")
+        except (RequestTimeout, ProtocolError) as e:
+            return fail(str(e))
     if args.json:
         print(json.dumps(result.model_dump(mode="json"), indent=2))
         return 0
@@ -94,9 +99,23 @@ def _suggest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+def _read_scene(path: Path):  # noqa: ANN202
+    """A scene graph JSON file. ValueError says what is wrong without echoing the file."""
+    from pydantic import ValidationError
+
+    from evlm.protocol import describe
+    from evlm.scene import SceneGraph
+
+    data = path.read_bytes()
+    try:
+        json.loads(data)
+    except (UnicodeDecodeError, ValueError):
+        hint = " (a .blend file? capture it in Blender: blender_addon/headless.py)" if data[:7] == b"BLENDER" else ""
+        raise ValueError(f"{path}: not a scene graph JSON file{hint}") from None
+    try:
+        return SceneGraph.model_validate_json(data)
+    except ValidationError as e:
+        raise ValueError(f"{path}: not a scene graph: {describe(e)}") from None
 
 
 if __name__ == "__main__":

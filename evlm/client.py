@@ -15,19 +15,25 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from evlm.protocol import (
     DEFAULT_ENDPOINT,
     FINAL_REPLIES,
     Cancel,
     Error,
+    ErrorCode,
     Info,
+    InfoResult,
+    Limits,
     Ping,
     ProtocolError,
     Reference,
-    Result,
+    Reply,
+    ServerInfo,
     Suggest,
+    SuggestResult,
+    check_endpoint,
     encode,
     parse_reply,
 )
@@ -54,7 +60,7 @@ class Event:
 
     id: str
     type: str  # accepted | progress | result | error | timeout
-    message: BaseModel | None = None
+    message: Reply | None = None  # None for a timeout
 
     @property
     def final(self) -> bool:
@@ -71,10 +77,30 @@ class CurveKeys:
     @classmethod
     def from_dir(cls, folder: Path) -> CurveKeys:
         """The keys `evlm-server keygen` wrote: server.key and the first clients/*.key_secret."""
-        clients = sorted((Path(folder) / "clients").glob("*.key_secret"))
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: no such folder (make one with `evlm-server keygen --dir {folder}`)")
+        clients = sorted((folder / "clients").glob("*.key_secret"))
         if not clients:
-            raise FileNotFoundError(f"no client secret key in {Path(folder) / 'clients'}")
-        return cls(server_public_file=Path(folder) / "server.key", client_secret_file=clients[0])
+            raise ValueError(f"no client secret key in {folder / 'clients'}")
+        return cls(server_public_file=folder / "server.key", client_secret_file=clients[0])
+
+    def load(self) -> tuple[bytes, bytes, bytes]:
+        """(server public, client public, client secret). ValueError naming the file at fault."""
+        server_public = _load_key(self.server_public_file, secret=False)[0]
+        public, secret = _load_key(self.client_secret_file, secret=True)
+        return server_public, public, secret
+
+
+def _load_key(path: Path, secret: bool) -> tuple[bytes, bytes]:
+    what = "secret key file (clients/NAME.key_secret)" if secret else "public key file (server.key)"
+    try:
+        public, secret_key = zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable CURVE {what}: {e}") from None
+    if secret and secret_key is None:
+        raise ValueError(f"{path} holds no secret key: give this client's {what}")
+    return public, secret_key
 
 
 class Client:
@@ -84,10 +110,14 @@ class Client:
         timeout_s: float = 30.0,
         curve: CurveKeys | None = None,
         context: zmq.Context | None = None,
+        limits: Limits = Limits(),
     ) -> None:
-        self.endpoint = endpoint
+        """ValueError for an endpoint ZeroMQ cannot use or key files that do not load."""
+        self.endpoint = check_endpoint(endpoint)
         self.timeout_s = timeout_s
         self.curve = curve
+        self.limits = limits  # sizes the server's socket would drop unanswered are refused here
+        self._keys = curve.load() if curve is not None else None
         self._ctx = context or zmq.Context.instance()
         self._last_heard: dict[str, float] = {}
         self._socket = self._connect()
@@ -99,14 +129,8 @@ class Client:
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
-        if self.curve is not None:
-            server_public, _ = zmq.auth.load_certificate(str(self.curve.server_public_file))
-            public, secret = zmq.auth.load_certificate(str(self.curve.client_secret_file))
-            if secret is None:
-                raise ValueError(f"{self.curve.client_secret_file} holds no secret key")
-            sock.curve_serverkey = server_public
-            sock.curve_publickey = public
-            sock.curve_secretkey = secret
+        if self._keys is not None:
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self._keys
         sock.connect(self.endpoint)
         return sock
 
@@ -126,10 +150,30 @@ class Client:
 
     # ------------------------------------------------------------------ non-blocking
     def submit(self, message: BaseModel, blobs: list[bytes] = ()) -> str:
-        """Send a request; its id is the key of the events `poll()` returns for it."""
-        self._socket.send_multipart(encode(message, blobs), copy=False)
+        """Send a request; its id is the key of the events `poll()` returns for it.
+
+        ValueError if a request with that id is still in flight (its events would mix);
+        ProtocolError `too_large` for a message the server's limits would refuse by its size.
+        """
+        if message.id in self._last_heard:
+            raise ValueError(f"request {message.id!r} is still in flight: every request needs its own id")
+        frames = encode(message, blobs)
+        self._check_size(frames)
+        self._socket.send_multipart(frames, copy=False)
         self._last_heard[message.id] = time.monotonic()
         return message.id
+
+    def _check_size(self, frames: list[bytes]) -> None:
+        limits, total = self.limits, sum(len(f) for f in frames)
+        if len(frames[0]) > limits.max_header_bytes:
+            why = f"its header is {len(frames[0])} bytes, limit {limits.max_header_bytes}"
+        elif any(len(f) > limits.max_image_bytes for f in frames[1:]):
+            why = f"an image is {max(len(f) for f in frames[1:])} bytes, limit {limits.max_image_bytes}"
+        elif total > limits.max_message_bytes:
+            why = f"it is {total} bytes, limit {limits.max_message_bytes}"
+        else:
+            return
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"request not sent: {why}")
 
     def submit_suggest(
         self,
@@ -170,7 +214,7 @@ class Client:
                     msg, _ = parse_reply(frames)
                 except ProtocolError:
                     continue  # not from a server speaking our protocol: ignore
-                rid = getattr(msg, "id", None)
+                rid = msg.id
                 if rid not in self._last_heard:
                     continue  # a late reply to something already finished or timed out
                 events.append(Event(id=rid, type=msg.type, message=msg))
@@ -193,7 +237,7 @@ class Client:
         return list(self._last_heard)
 
     # ------------------------------------------------------------------ blocking
-    def wait(self, request_id: str, on_event=None) -> Result:  # noqa: ANN001
+    def wait(self, request_id: str, on_event=None) -> SuggestResult | InfoResult:  # noqa: ANN001
         """Block until the request's final reply. Raises ServerError or RequestTimeout."""
         while True:
             for event in self.poll(100):
@@ -213,18 +257,27 @@ class Client:
 
     def suggest(
         self, instruction: str, views: list[tuple[View, bytes]], scene: SceneGraph | None = None, on_event=None, **kw
-    ) -> Result:  # noqa: ANN001
+    ) -> SuggestResult:  # noqa: ANN001
         """Ask for suggestions and wait for them."""
-        return self.wait(self.submit_suggest(instruction, views, scene, **kw), on_event)
+        return self._expect(self.wait(self.submit_suggest(instruction, views, scene, **kw), on_event), SuggestResult)
 
     def ping(self) -> float:
         """Round-trip time in seconds."""
         t0 = time.perf_counter()
-        self.wait(self.submit(Ping(id=new_id())))
+        self._expect(self.wait(self.submit(Ping(id=new_id()))), InfoResult)
         return time.perf_counter() - t0
 
-    def info(self) -> dict:
-        return self.wait(self.submit(Info(id=new_id()))).info or {}
+    def info(self) -> ServerInfo:
+        info = self._expect(self.wait(self.submit(Info(id=new_id()))), InfoResult).info
+        if not isinstance(info, ServerInfo):
+            raise ServerError(ErrorCode.BAD_MESSAGE.value, "the server answered info with a pong")
+        return info
+
+    @staticmethod
+    def _expect(result: SuggestResult | InfoResult, kind: type) -> SuggestResult | InfoResult:
+        if not isinstance(result, kind):
+            raise ServerError(ErrorCode.BAD_MESSAGE.value, f"expected a {kind.__name__}, got a {type(result).__name__}")
+        return result
 
 
 def new_id() -> str:
@@ -236,7 +289,7 @@ def load_views(folder: Path) -> list[tuple[View, bytes]]:
 
     Without a .json, the view's size is read from the image header.
     """
-    from evlm.protocol import image_size
+    from evlm.protocol import describe, image_size
 
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
     if not files:
@@ -250,7 +303,10 @@ def load_views(folder: Path) -> list[tuple[View, bytes]]:
             raise ValueError(f"{path}: {e}") from None
         meta = path.with_suffix(".json")
         if meta.exists():
-            view = View.model_validate_json(meta.read_text())
+            try:
+                view = View.model_validate_json(meta.read_bytes())
+            except ValidationError as e:
+                raise ValueError(f"{meta}: not a view description: {describe(e)}") from None
         else:
             view = View(label=path.stem, width=w, height=h)
         views.append((view, blob))

@@ -19,8 +19,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgpack
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
 
+from evlm.edits import MAX_SUGGESTIONS
 from evlm.scene import SceneGraph, View
 
 PROTOCOL_VERSION = 1
@@ -34,7 +35,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     TOO_LARGE = "too_large"  # message or header over its byte limit
     TOO_MANY_VIEWS = "too_many_views"
-    IMAGE_TOO_LARGE = "image_too_large"  # pixels per view over the limit
+    IMAGE_TOO_LARGE = "image_too_large"  # pixels per image, or per request, over the limit
     BAD_IMAGE = "bad_image"  # not a PNG/JPEG, or corrupt
     BLOB_MISMATCH = "blob_mismatch"  # number of blobs differs from views + references
     INSTRUCTION_TOO_LONG = "instruction_too_long"
@@ -48,6 +49,7 @@ class ErrorCode(StrEnum):
     ENGINE_ERROR = "engine_error"
     SHUTTING_DOWN = "shutting_down"
     INTERNAL = "internal"
+    BAD_GEOMETRY = "bad_geometry"  # an image shape the model cannot take (aspect ratio over the limit)
 
 
 class ProtocolError(Exception):
@@ -58,23 +60,41 @@ class ProtocolError(Exception):
         self.id = id
 
 
+MAX_ID_CHARS = 64
+MAX_INSTRUCTION_CHARS = 2000
+DEFAULT_SUGGESTIONS = 3
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What the server accepts. Checked before any work is done on a request."""
+    """What the server accepts, checked before any work is done on a request; the one place each
+    limit is defined (models, CLIs and clients read them from here)."""
 
-    max_message_bytes: int = 64 << 20  # also set as ZMQ_MAXMSGSIZE (per frame)
-    max_header_bytes: int = 4 << 20
+    max_message_bytes: int = 64 << 20  # all frames of a message together
+    max_header_bytes: int = 4 << 20  # frame 0
+    max_image_bytes: int = 32 << 20  # one image blob: a 2048x2048 16-bit RGB PNG fits
     max_frames: int = 128
     max_views: int = 96  # e.g. 6 views x 16 animation frames
     max_references: int = 4
     max_pixels: int = 2048 * 2048  # per image
-    max_instruction_chars: int = 2000
+    max_request_pixels: int = 64 << 20  # all images of a request: what one request may make the server decode
+    max_batch_pixels: int = 64 << 20  # decoded images the engine holds at once (one request always fits)
+    max_aspect_ratio: float = 200.0  # long side / short side, refused at and above (Qwen's processors: > 200)
+    max_instruction_chars: int = MAX_INSTRUCTION_CHARS
     max_scene_objects: int = 2000
-    max_queue: int = 256
+    max_queue: int = 256  # requests in flight, all clients together
+    max_client_queue: int = 64  # requests in flight from one client
+    max_queued_bytes: int = 512 << 20  # bytes of the requests in flight, all clients together
     max_deadline_s: float = 600.0
 
+    @property
+    def max_frame_bytes(self) -> int:
+        """The largest frame a request can need; the server's socket drops a connection that sends
+        a bigger one (ZMQ_MAXMSGSIZE) before it is read into memory, so it gets no reply."""
+        return min(self.max_message_bytes, max(self.max_header_bytes, self.max_image_bytes))
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
 
 
 class _Msg(BaseModel):
@@ -93,11 +113,11 @@ class Reference(BaseModel):
 # ------------------------------------------------------------------ requests
 class Suggest(_Msg):
     type: Literal["suggest"] = "suggest"
-    instruction: Annotated[str, Field(min_length=1)]
+    instruction: Annotated[str, Field(min_length=1)]  # at most Limits.max_instruction_chars
     scene: SceneGraph | None = None  # None: a plain image/video request (generative hand-off)
     views: list[View] = Field(min_length=1)
     references: list[Reference] = []
-    max_suggestions: int = Field(default=3, ge=1, le=5)
+    max_suggestions: int = Field(default=DEFAULT_SUGGESTIONS, ge=1, le=MAX_SUGGESTIONS)
     deadline_s: Annotated[float, Field(gt=0)] | None = None  # server drops the work after this
     stream: bool = False  # send reasoning text as `progress` while it is generated
 
@@ -127,28 +147,84 @@ class Progress(_Msg):
     queue_position: int = 0
 
 
-class Result(_Msg):
+class SuggestResult(_Msg):
+    """A suggest's answer."""
+
     type: Literal["result"] = "result"
     reasoning: str = ""  # the model's chain of thought
-    plan: dict[str, Any] | None = None  # an EditPlan, validated against the request's scene
-    info: dict[str, Any] | None = None  # for info and ping
-    timings: dict[str, float] = {}
+    # An EditPlan the server validated against the request's scene. Kept as data: each client
+    # validates it against its own scene (`edits.validate_plan`) before using it.
+    plan: dict[str, Any]
+    timings: dict[str, float] = {}  # seconds
     tokens: dict[str, int] = {}
+
+
+class Pong(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    pong: Literal[True] = True
+    time: float  # the server's clock, seconds since the epoch
+
+
+class ServerInfo(BaseModel):
+    """What `info` tells any client: no file system paths, nothing of other clients' requests."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: str  # the server's package version
+    protocol: int = PROTOCOL_VERSION
+    engine: str
+    model: str | None  # the checkpoint's folder name, never its path; None without a model
+    device: str
+    max_batch: int
+    healthy: bool  # the engine's worker is running
+    queue: int  # requests waiting for the engine
+    in_flight: int  # requests accepted and not answered yet
+    limits: Limits
+    details: dict[str, str | int | float | bool | None] = {}  # the engine's own figures (dtype, budgets, ...)
+
+
+class InfoResult(_Msg):
+    """A ping's or an info's answer."""
+
+    type: Literal["result"] = "result"
+    info: Pong | ServerInfo
 
 
 class Error(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     v: int = PROTOCOL_VERSION
     type: Literal["error"] = "error"
-    id: str | None = None  # None when the request's id could not be read
+    # The request this error ends. None when the id could not be read, or when the message was
+    # refused without being a request of that id (`duplicate_id`; `unknown_id` for a cancel), so
+    # that every id still gets exactly one final reply.
+    id: str | None = None
     code: Annotated[ErrorCode, Field(strict=False)]  # arrives as a plain string
     message: str
 
 
+def _reply_tag(reply: Any) -> str | None:
+    """Which reply model a header is: its `type`, and for a result, what it answers."""
+    if isinstance(reply, dict):
+        kind, is_info = reply.get("type"), "info" in reply
+    else:
+        kind, is_info = getattr(reply, "type", None), isinstance(reply, InfoResult)
+    if kind == "result":
+        return "info_result" if is_info else "suggest_result"
+    return kind if isinstance(kind, str) else None
+
+
+# Every reply a client can get, read by one decoder (`parse_reply`).
+Reply = Annotated[
+    Annotated[Accepted, Tag("accepted")]
+    | Annotated[Progress, Tag("progress")]
+    | Annotated[SuggestResult, Tag("suggest_result")]
+    | Annotated[InfoResult, Tag("info_result")]
+    | Annotated[Error, Tag("error")],
+    Discriminator(_reply_tag),
+]
+_REPLY: TypeAdapter[Reply] = TypeAdapter(Reply)
+
 REQUESTS: dict[str, type[_Msg]] = {"suggest": Suggest, "cancel": Cancel, "ping": Ping, "info": Info}
-REPLIES: dict[str, type[BaseModel]] = {
-    "accepted": Accepted, "progress": Progress, "result": Result, "error": Error,
-}  # fmt: skip
+REPLY_TYPES = ("accepted", "progress", "result", "error")
 FINAL_REPLIES = frozenset({"result", "error"})
 
 
@@ -181,7 +257,7 @@ def parse_request(frames: list[bytes], limits: Limits = Limits()) -> tuple[_Msg,
     if not frames:
         raise ProtocolError(ErrorCode.BAD_FRAME, "empty message")
     header = unpack_header(frames[0], limits)  # bounded on its own, and it names the request
-    rid = header.get("id") if isinstance(header.get("id"), str) and len(header["id"]) <= 64 else None
+    rid = header.get("id") if isinstance(header.get("id"), str) and len(header["id"]) <= MAX_ID_CHARS else None
     total = sum(len(f) for f in frames)
     if total > limits.max_message_bytes:
         raise ProtocolError(ErrorCode.TOO_LARGE, f"message is {total} bytes, limit {limits.max_message_bytes}", rid)
@@ -204,22 +280,22 @@ def parse_request(frames: list[bytes], limits: Limits = Limits()) -> tuple[_Msg,
     try:
         message = cls.model_validate(header)
     except ValidationError as e:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, _describe(e), rid) from None
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, describe(e), rid) from None
     if isinstance(message, Suggest):
         _check_suggest(message, blobs, limits)
     return message, blobs
 
 
-def parse_reply(frames: list[bytes]) -> tuple[BaseModel, list[bytes]]:
-    """Parse a reply (client side). Raises ProtocolError on anything unexpected."""
+def parse_reply(frames: list[bytes]) -> tuple[Reply, list[bytes]]:
+    """Parse a reply (client side) into its typed model. Raises ProtocolError on anything unexpected."""
     header = unpack_header(frames[0]) if frames else {}
-    cls = REPLIES.get(header.get("type"))
-    if cls is None:
+    if header.get("type") not in REPLY_TYPES:
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown reply type {header.get('type')!r}")
     try:
-        return cls.model_validate(header), list(frames[1:])
+        return _REPLY.validate_python(header), list(frames[1:])
     except ValidationError as e:
-        raise ProtocolError(ErrorCode.BAD_MESSAGE, _describe(e), header.get("id")) from None
+        rid = header.get("id") if isinstance(header.get("id"), str) else None
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, describe(e), rid) from None
 
 
 def _precheck_suggest(header: dict, blobs: list[bytes], limits: Limits, rid: str | None) -> None:
@@ -257,8 +333,13 @@ def _check_suggest(msg: Suggest, blobs: list[bytes], limits: Limits) -> None:
         raise ProtocolError(ErrorCode.INSTRUCTION_TOO_LONG, "instruction too long", msg.id)
     if msg.deadline_s is not None and msg.deadline_s > limits.max_deadline_s:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"deadline_s over {limits.max_deadline_s}", msg.id)
+    total = 0
     for i, blob in enumerate(blobs):
         what = f"view {i}" if i < len(msg.views) else f"reference {i - len(msg.views)}"
+        if len(blob) > limits.max_image_bytes:
+            raise ProtocolError(
+                ErrorCode.TOO_LARGE, f"{what} is {len(blob)} bytes, limit {limits.max_image_bytes}", msg.id
+            )
         try:
             _, w, h = image_size(blob)
         except ValueError as e:
@@ -267,9 +348,28 @@ def _check_suggest(msg: Suggest, blobs: list[bytes], limits: Limits) -> None:
             raise ProtocolError(
                 ErrorCode.IMAGE_TOO_LARGE, f"{what} is {w}x{h}, limit {limits.max_pixels} pixels", msg.id
             )
+        if max(w, h) >= limits.max_aspect_ratio * min(w, h):
+            raise ProtocolError(
+                ErrorCode.BAD_GEOMETRY,
+                f"{what} is {w}x{h}: its long side must be under {limits.max_aspect_ratio:g} times its short side",
+                msg.id,
+            )
+        total += w * h
+    if total > limits.max_request_pixels:
+        raise ProtocolError(
+            ErrorCode.IMAGE_TOO_LARGE,
+            f"the request's {len(blobs)} images hold {total} pixels, limit {limits.max_request_pixels}",
+            msg.id,
+        )
 
 
-def _describe(e: ValidationError) -> str:
+def request_pixels(blobs: list[bytes]) -> int:
+    """Pixels of a checked request's images (from their headers): what decoding them will hold."""
+    return sum(w * h for _, w, h in map(image_size, blobs))
+
+
+def describe(e: ValidationError) -> str:
+    """A validation error in one line: where and what (at most 3), never the input's value."""
     parts = []
     for err in e.errors(include_url=False)[:3]:
         loc = ".".join(str(p) for p in err["loc"]) or "message"
@@ -323,6 +423,29 @@ def _jpeg_size(blob: bytes) -> tuple[int, int]:
             raise ValueError("corrupt JPEG segment")
         i += 2 + length
     raise ValueError("truncated JPEG: no frame header")
+
+
+ENDPOINT_SCHEMES = ("tcp", "ipc")
+
+
+def check_endpoint(endpoint: str) -> str:
+    """The endpoint unchanged if ZeroMQ can use it (tcp://HOST:PORT or ipc://PATH), else a
+    ValueError that says what is wrong (a missing scheme is the usual slip)."""
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ValueError("the endpoint is empty: give tcp://HOST:PORT or ipc://PATH")
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        raise ValueError(f"endpoint {endpoint!r} has no scheme: did you mean tcp://{endpoint}?")
+    if scheme not in ENDPOINT_SCHEMES:
+        raise ValueError(f"endpoint {endpoint!r}: unknown scheme {scheme!r}, use tcp:// or ipc://")
+    if scheme == "ipc":
+        if not rest:
+            raise ValueError(f"endpoint {endpoint!r} has no path: ipc:///tmp/evlm.sock, say")
+        return endpoint
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or not (port == "*" or (port.isdigit() and int(port) <= 65535)):
+        raise ValueError(f"endpoint {endpoint!r} needs a host and a port: tcp://127.0.0.1:5555, say")
+    return endpoint
 
 
 def is_local_endpoint(endpoint: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evlm.edits import EditPlan
+from evlm.protocol import MAX_INSTRUCTION_CHARS
 from evlm.scene import SceneGraph, View
 
 RECORD_VERSION = 1
@@ -54,7 +55,7 @@ class Record(_Model):
     split: Split = "train"
     modality: Modality
     family: Family
-    instruction: Annotated[str, Field(min_length=1, max_length=2000)]
+    instruction: Annotated[str, Field(min_length=1, max_length=MAX_INSTRUCTION_CHARS)]  # what a suggest may carry
     scene: SceneGraph | None = None  # None for plain image/video requests
     views: list[ViewImage] = Field(min_length=1)
     reference: str | None = None  # optional reference image path

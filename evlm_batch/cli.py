@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from evlm.cliargs import add_curve_args, add_version, curve_keys, endpoint
+from evlm.edits import MAX_SUGGESTIONS
 from evlm.protocol import DEFAULT_ENDPOINT
 from evlm_batch.jobs import SCENE_SUFFIXES, BatchInputError, build_jobs, discover_scenes, parse_instructions
 from evlm_batch.process import Options
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add_version(p)
     p.add_argument("--scenes", nargs="+", required=True, metavar="PATH",
                    help="folders (searched recursively), scene files, or .txt lists of paths")  # fmt: skip
     what = p.add_mutually_exclusive_group(required=True)
@@ -50,20 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--instructions", type=Path, metavar="FILE",
                       help=".csv (header: instruction[,scene]) or .jsonl ({instruction, scene?} a line)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder (results.jsonl, scenes/)")
-    p.add_argument("--endpoint", action="append", default=[], metavar="URL",
+    p.add_argument("--endpoint", type=endpoint, action="append", default=[], metavar="URL",
                    help=f"server endpoint; repeat for several servers, used in turn (default {DEFAULT_ENDPOINT})")  # fmt: skip
     p.add_argument("--in-flight", type=_positive_int, default=2, metavar="N", help="jobs at once (default 2)")
     p.add_argument("--apply", choices=["best"], help="apply the most confident applicable suggestion to a copy")
     p.add_argument("--views", type=_positive_int, default=6, help="orbit views per scene (default 6)")
     p.add_argument("--size", type=_positive_int, default=384, metavar="PX", help="view size in pixels (default 384)")
-    p.add_argument("--max-suggestions", type=int, default=3, choices=range(1, 6), metavar="1..5")
+    p.add_argument("--max-suggestions", type=int, default=3, choices=range(1, MAX_SUGGESTIONS + 1), metavar="1..5")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds without word from a server (default 120)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="skip jobs already ok in OUT/results.jsonl (default on)")  # fmt: skip
     p.add_argument("--blender-python", default=os.environ.get("EVLM_BLENDER_PYTHON", ""), metavar="PY",
                    help="a Python with bpy for .blend files (default $EVLM_BLENDER_PYTHON, else .venv-blender)")  # fmt: skip
-    p.add_argument("--server-key", type=Path, help="CURVE: the server's public key file (see evlm-server keygen)")
-    p.add_argument("--client-key", type=Path, help="CURVE: this client's secret key file")
+    add_curve_args(p)
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="spread jobs over Ray workers: an address (ray://head:10001, auto) or none for a local Ray")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -90,19 +92,15 @@ def main(argv: list[str] | None = None) -> int:
             jobs = build_jobs(scenes, [(None, args.instruction)])
         if out.is_file():
             raise BatchInputError(f"--out {out} is a file: give a folder")
-        if (args.server_key is None) != (args.client_key is None):
-            raise BatchInputError("CURVE needs both --server-key and --client-key")
-        for key in (args.server_key, args.client_key):
-            if key is not None and not key.is_file():
-                raise BatchInputError(f"{key}: no such key file")
-    except BatchInputError as e:
+        keys = curve_keys(args)
+    except (BatchInputError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     options = Options(
         out=out, views=args.views, size=args.size, apply_best=args.apply == "best", timeout=args.timeout,
         max_suggestions=args.max_suggestions, blender_python=args.blender_python,
-        server_key=str(args.server_key.resolve()) if args.server_key else "",
-        client_key=str(args.client_key.resolve()) if args.client_key else "",
+        server_key=str(keys.server_public_file.resolve()) if keys else "",
+        client_key=str(keys.client_secret_file.resolve()) if keys else "",
     )  # fmt: skip
     endpoints = args.endpoint or [DEFAULT_ENDPOINT]
     try:

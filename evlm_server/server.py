@@ -9,7 +9,17 @@ sockets are not thread-safe).
 "Every request answered exactly once" is kept in one place: `_pending`, owned by the main thread.
 A final reply (result or error) is sent only for a key still in it, and removes it; so a job that
 was cancelled, timed out or belonged to a client that left is answered by whichever comes first,
-and the worker's late answer is dropped.
+and the worker's late answer is dropped. The worker names jobs by a serial number, never by the
+client's id, so a late answer cannot reach a newer request that reuses the id. A message refused
+because its id is taken (`duplicate_id`, a cancel's `unknown_id`) is answered without that id.
+
+The main thread's work is bounded per turn: it reads requests until `turn_s` has passed (ZeroMQ
+takes them from the clients in turn; a message is handled whole, and the largest header the
+limits allow takes 0.1-0.3 s to check on a 2-core CPU), then forwards the worker's replies,
+deadlines and keepalives. The
+queue serves clients in turn too (fairqueue.py). Memory is bounded before any work: the socket
+drops a frame over `Limits.max_frame_bytes` as it arrives, requests in flight hold at most
+`max_queued_bytes`, and a batch decodes at most `max_batch_pixels`.
 
 Liveness: ZMTP heartbeats drop dead connections; a keepalive `progress` goes to each waiting job
 every `keepalive_s`, and with ROUTER_MANDATORY a send to a vanished client fails, which cancels
@@ -23,14 +33,15 @@ import signal
 import threading
 import time
 import traceback
-from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgpack
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from evlm.cliargs import package_version
 from evlm.edits import PlanError
 from evlm.protocol import (
     DEFAULT_ENDPOINT,
@@ -39,17 +50,23 @@ from evlm.protocol import (
     Error,
     ErrorCode,
     Info,
+    InfoResult,
     Limits,
     Ping,
+    Pong,
     Progress,
     ProtocolError,
-    Result,
+    ServerInfo,
     Suggest,
+    SuggestResult,
     encode,
+    is_local_endpoint,
     parse_request,
+    request_pixels,
 )
 from evlm_server.engine.base import Cancelled, Engine, EngineRequest, EngineResult
-from evlm_server.images import decode_image
+from evlm_server.fairqueue import FairQueue
+from evlm_server.images import decode_request_images
 
 log = logging.getLogger("evlm_server")
 
@@ -67,13 +84,20 @@ class CurveConfig:
 @dataclass(eq=False, repr=False)  # identity semantics: a repr would print megabytes of blobs
 class Job:
     key: Key
+    serial: int  # how the worker names it: unique for the server's life, unlike the client's id
     request: Suggest
     blobs: list[bytes]
     received: float
     deadline: float | None
+    pixels: int = 0  # what decoding its images holds
+    nbytes: int = 0  # what its message holds while it waits
     cancelled: threading.Event = field(default_factory=threading.Event)
     started: bool = False
     started_at: float = 0.0
+
+    @property
+    def client(self) -> bytes:
+        return self.key[0]
 
 
 class _LoggingAuthenticator(ThreadAuthenticator):
@@ -98,7 +122,16 @@ class Server:
         keepalive_s: float = 1.0,
         shutdown_grace_s: float = 10.0,
         heartbeat_ms: int = 1000,
+        heartbeat_timeout_ms: int = 30_000,
+        insecure_remote: bool = False,
+        turn_s: float = 0.02,
     ) -> None:
+        """ValueError for a non-loopback `bind` without CURVE (unless `insecure_remote`) or an
+        engine that takes no request at a time."""
+        if not is_local_endpoint(bind) and curve is None and not insecure_remote:
+            raise ValueError(f"refusing to bind {bind} without CURVE (pass curve=, or insecure_remote=True)")
+        if not isinstance(engine.max_batch, int) or engine.max_batch < 1:
+            raise ValueError(f"engine max_batch must be at least 1, got {engine.max_batch!r}")
         self.engine = engine
         self.bind = bind
         self.limits = limits
@@ -106,11 +139,17 @@ class Server:
         self.keepalive_s = keepalive_s
         self.shutdown_grace_s = shutdown_grace_s
         self.heartbeat_ms = heartbeat_ms
+        self.heartbeat_timeout_ms = heartbeat_timeout_ms
+        self.turn_s = turn_s  # main thread: time spent reading requests before serving the rest
         self.bound_endpoint: str | None = None  # filled once bound (useful with tcp://...:0)
         self.ready = threading.Event()
         self._stop = threading.Event()
         self._pending: dict[Key, Job] = {}
-        self._queue: deque[Job] = deque()
+        self._by_serial: dict[int, Job] = {}  # the same jobs, by the name the worker knows them by
+        self._serials = 0
+        self._pending_bytes = 0
+        self._queue: FairQueue[Job] = FairQueue()
+        self._worker_thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._ctx = zmq.Context()
         self._inproc = f"inproc://evlm-worker-{id(self)}"
@@ -132,7 +171,7 @@ class Server:
         router = self._open_router()
         pull = self._ctx.socket(zmq.PULL)
         pull.bind(self._inproc)
-        worker = threading.Thread(target=self._worker, name="evlm-engine", daemon=True)
+        worker = self._worker_thread = threading.Thread(target=self._worker, name="evlm-engine", daemon=True)
         worker.start()
         poller = zmq.Poller()
         poller.register(router, zmq.POLLIN)
@@ -144,10 +183,10 @@ class Server:
         try:
             while True:
                 events = dict(poller.poll(50))
-                if pull in events:
-                    self._drain_worker(router, pull)
                 if router in events:
-                    self._drain_requests(router)
+                    self._drain_requests(router, time.monotonic() + self.turn_s)
+                if pull in events or router in events:  # replies that came while requests were read
+                    self._drain_worker(router, pull)
                 now = time.monotonic()
                 self._expire(router, now)
                 if now >= next_keepalive:
@@ -188,11 +227,18 @@ class Server:
         router = self._ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)  # a send to a vanished client raises: we drop its work
         router.setsockopt(zmq.LINGER, 1000)
-        # A hard ceiling per frame (libzmq drops the connection above it); below it our own
-        # limit answers with a `too_large` error instead.
-        router.setsockopt(zmq.MAXMSGSIZE, 2 * self.limits.max_message_bytes)
+        # A frame over the largest one a request needs is refused as its size arrives, before it
+        # is in memory: libzmq drops that connection (no reply can reach it; our own client checks
+        # sizes before sending). Below it, parse_request answers `too_large`. ZeroMQ holds a
+        # multipart message whole before the server sees it, so each client may keep only a few
+        # unread messages here (RCVHWM); more wait in its own socket.
+        router.setsockopt(zmq.MAXMSGSIZE, self.limits.max_frame_bytes)
+        router.setsockopt(zmq.RCVHWM, 8)
         router.setsockopt(zmq.HEARTBEAT_IVL, self.heartbeat_ms)
-        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * self.heartbeat_ms)
+        # libzmq hears a peer only when a whole frame has arrived: a client sending the largest
+        # frame allowed (32 MiB) must not look dead meanwhile, at 10 Mbit/s or on a busy machine
+        # (with 3 s, 96 MB requests lost their connection under load, unanswered).
+        router.setsockopt(zmq.HEARTBEAT_TIMEOUT, self.heartbeat_timeout_ms)
         router.setsockopt(zmq.HEARTBEAT_TTL, 6 * self.heartbeat_ms)
         router.setsockopt(zmq.SNDHWM, 10_000)
         if self.curve is not None:
@@ -210,8 +256,9 @@ class Server:
         return router
 
     # ------------------------------------------------------------------ main thread
-    def _drain_requests(self, router: zmq.Socket) -> None:
-        for _ in range(1000):  # bounded, so worker replies and deadlines get their turn
+    def _drain_requests(self, router: zmq.Socket, until: float) -> None:
+        """Read and handle requests until none is waiting or the turn's time is spent."""
+        while True:
             try:
                 frames = router.recv_multipart(zmq.NOBLOCK, copy=True)
             except zmq.Again:
@@ -221,60 +268,103 @@ class Server:
             try:
                 self._handle(router, identity, frames)
             except ProtocolError as e:
-                self._send(router, identity, Error(id=e.id, code=e.code, message=e.message))
+                self._refuse(router, identity, e)
             except Exception as e:  # a bug of ours must not kill the server or leave the client waiting
                 log.exception("internal error on a request")
                 self._send(router, identity, Error(code=ErrorCode.INTERNAL, message=f"{type(e).__name__}: {e}"))
+            if time.monotonic() >= until:
+                return
+
+    def _refuse(self, router: zmq.Socket, identity: bytes, e: ProtocolError) -> None:
+        """An error for a message that started no request. It carries the message's id unless
+        that id belongs to a request still in flight, whose one final reply is yet to come."""
+        if e.id is not None and (identity, e.id) in self._pending:
+            self._send(router, identity, Error(code=e.code, message=f"{e.message} (request {e.id!r})"))
+        else:
+            self._send(router, identity, Error(id=e.id, code=e.code, message=e.message))
 
     def _handle(self, router: zmq.Socket, identity: bytes, frames: list[bytes]) -> None:
         msg, blobs = parse_request(frames, self.limits)
         key = (identity, msg.id)
-        if isinstance(msg, Ping):
-            self._send(router, identity, Result(id=msg.id, info={"pong": True, "time": time.time()}))
-        elif isinstance(msg, Info):
-            info = {"engine": self.engine.name, "max_batch": self.engine.max_batch,
-                    "queue": len(self._queue), "in_flight": len(self._pending),
-                    "limits": asdict(self.limits),
-                    **self.engine.info()}  # fmt: skip
-            self._send(router, identity, Result(id=msg.id, info=info))
-        elif isinstance(msg, Cancel):
-            job = self._pending.get(key)
-            if job is None:
-                raise ProtocolError(ErrorCode.UNKNOWN_ID, f"no request {msg.id!r} in flight", msg.id)
+        if isinstance(msg, Cancel):
+            if key not in self._pending:
+                raise ProtocolError(ErrorCode.UNKNOWN_ID, f"no request {msg.id!r} in flight")
             self._finish(router, key, Error(id=msg.id, code=ErrorCode.CANCELLED, message="cancelled by the client"))
+            return
+        if key in self._pending:
+            raise ProtocolError(ErrorCode.DUPLICATE_ID, "a request with this id is still in flight", msg.id)
+        if isinstance(msg, Ping):
+            self._send(router, identity, InfoResult(id=msg.id, info=Pong(time=time.time())))
+        elif isinstance(msg, Info):
+            self._send(router, identity, InfoResult(id=msg.id, info=self.info()))
         elif isinstance(msg, Suggest):
-            if self._stop.is_set():
-                raise ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down", msg.id)
-            if key in self._pending:
-                raise ProtocolError(ErrorCode.DUPLICATE_ID, f"request {msg.id!r} is already in flight", msg.id)
-            if len(self._pending) >= self.limits.max_queue:
-                raise ProtocolError(
-                    ErrorCode.OVERLOADED, f"{len(self._pending)} requests in flight; retry later", msg.id
-                )
-            now = time.monotonic()
-            deadline = now + msg.deadline_s if msg.deadline_s else None
-            job = Job(key=key, request=msg, blobs=blobs, received=now, deadline=deadline)
-            self._pending[key] = job
-            with self._cond:
-                self._queue.append(job)
-                position = len(self._queue)
-                self._cond.notify()
-            self._send(router, identity, Accepted(id=msg.id, queue_position=position))
+            self._admit(router, identity, msg, blobs, sum(len(f) for f in frames))
+
+    def _admit(self, router: zmq.Socket, identity: bytes, msg: Suggest, blobs: list[bytes], nbytes: int) -> None:
+        """Queue a checked suggest, or say why not (every limit here is on what the server holds)."""
+        limits = self.limits
+        if self._stop.is_set():
+            raise ProtocolError(ErrorCode.SHUTTING_DOWN, "server is shutting down", msg.id)
+        if len(self._pending) >= limits.max_queue:
+            raise ProtocolError(ErrorCode.OVERLOADED, f"{len(self._pending)} requests in flight; retry later", msg.id)
+        mine = sum(1 for client, _ in self._pending if client == identity)
+        if mine >= limits.max_client_queue:
+            raise ProtocolError(
+                ErrorCode.OVERLOADED, f"{mine} of your requests are in flight, limit {limits.max_client_queue}", msg.id
+            )
+        if self._pending_bytes + nbytes > limits.max_queued_bytes:
+            raise ProtocolError(
+                ErrorCode.OVERLOADED,
+                f"requests in flight hold {self._pending_bytes} bytes, limit {limits.max_queued_bytes}; retry later",
+                msg.id,
+            )
+        now = time.monotonic()
+        self._serials += 1
+        job = Job(
+            key=(identity, msg.id), serial=self._serials, request=msg, blobs=blobs, received=now,
+            deadline=now + msg.deadline_s if msg.deadline_s else None, pixels=request_pixels(blobs), nbytes=nbytes,
+        )  # fmt: skip
+        self._pending[job.key] = job
+        self._by_serial[job.serial] = job
+        self._pending_bytes += nbytes
+        with self._cond:
+            self._queue.push(job)
+            position = self._queue.position(job)
+            self._cond.notify()
+        self._send(router, identity, Accepted(id=msg.id, queue_position=position))
+
+    def info(self) -> ServerInfo:
+        """What `info` answers: the engine's figures without file system paths."""
+        details = dict(self.engine.info())
+        path = details.pop("path", None)
+        model = details.pop("model", None)
+        worker = self._worker_thread
+        return ServerInfo(
+            version=package_version(),
+            engine=self.engine.name,
+            model=Path(str(path or model)).name if (path or model) else None,
+            device=str(details.pop("device", "none")),
+            max_batch=self.engine.max_batch,
+            healthy=worker is not None and worker.is_alive(),
+            queue=len(self._queue),
+            in_flight=len(self._pending),
+            limits=self.limits,
+            details={k: v for k, v in details.items() if isinstance(v, str | int | float | bool) or v is None},
+        )
 
     def _drain_worker(self, router: zmq.Socket, pull: zmq.Socket) -> None:
         for _ in range(10_000):
             try:
-                identity, rid, final, *frames = pull.recv_multipart(zmq.NOBLOCK)
+                serial, final, *frames = pull.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            key = (identity, rid.decode())
-            job = self._pending.get(key)
+            job = self._by_serial.get(int.from_bytes(serial, "big"))
             if job is None:
                 continue  # already answered (cancelled, deadline, client gone)
             if final == b"1":
-                self._finish(router, key, frames=frames)
+                self._finish(router, job.key, frames=frames)
             elif job.request.stream:
-                self._send_frames(router, identity, frames)
+                self._send_frames(router, job.client, frames)
 
     def _expire(self, router: zmq.Socket, now: float) -> None:
         for key, job in list(self._pending.items()):
@@ -311,17 +401,47 @@ class Server:
             )
 
     def _finish(
-        self, router: zmq.Socket, key: Key, reply: Error | Result | None = None, frames: list[bytes] | None = None
+        self,
+        router: zmq.Socket,
+        key: Key,
+        reply: Error | SuggestResult | None = None,
+        frames: list[bytes] | None = None,
     ) -> None:
         """Send the one final reply of a job and forget it."""
-        job = self._pending.pop(key, None)
+        job = self._drop(key)
         if job is None:
             return
+        self.stats["answered"] += 1
+        frames = frames if frames is not None else encode(reply)
+        self._log_final(job, frames[0])
+        self._send_frames(router, key[0], frames)
+
+    def _drop(self, key: Key) -> Job | None:
+        """Forget a job in flight (the one place that does), and stop the worker's work on it."""
+        job = self._pending.pop(key, None)
+        if job is None:
+            return None
+        del self._by_serial[job.serial]
+        self._pending_bytes -= job.nbytes
         job.cancelled.set()  # if it is still queued or running, the worker skips or stops it
         if not job.started:
-            self._forget_queued(job)
-        self.stats["answered"] += 1
-        self._send_frames(router, key[0], frames if frames is not None else encode(reply))
+            with self._cond:
+                self._queue.remove(job)  # False if the worker took it meanwhile: it will see `cancelled`
+        return job
+
+    def _log_final(self, job: Job, header: bytes) -> None:
+        """One line per suggest at info: id, outcome, views, tokens, seconds; never its content."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        reply = msgpack.unpackb(header, raw=False)
+        seconds = time.monotonic() - job.received
+        queued = (job.started_at or time.monotonic()) - job.received
+        what = f"suggest {job.request.id} from {job.client[-4:].hex()}: {len(job.request.views)} views"
+        if reply.get("type") == "result":
+            tokens = " ".join(f"{k}={v}" for k, v in reply.get("tokens", {}).items()) or "none"
+            log.info("%s, result in %.2f s (queued %.2f s), tokens %s", what, seconds, queued, tokens)
+        else:
+            log.info("%s, error %s after %.2f s", what, reply.get("code"), seconds)
 
     def _send(self, router: zmq.Socket, identity: bytes, reply: object) -> None:
         if isinstance(reply, Error):
@@ -337,17 +457,7 @@ class Server:
             if gone:
                 log.info("client %s unreachable (%s): dropping %d request(s)", identity.hex(), e.strerror, len(gone))
             for key in gone:
-                job = self._pending.pop(key)
-                job.cancelled.set()
-                if not job.started:
-                    self._forget_queued(job)
-
-    def _forget_queued(self, job: Job) -> None:
-        with self._cond:
-            try:
-                self._queue.remove(job)
-            except ValueError:  # the worker took it meanwhile; it will see `cancelled`
-                pass
+                self._drop(key)
 
     # ------------------------------------------------------------------ worker thread
     def _worker(self) -> None:
@@ -368,25 +478,30 @@ class Server:
                 self._cond.wait(0.5)
             if self._stop.is_set() and not self._queue:
                 return None
-            batch = []
-            while self._queue and len(batch) < self.engine.max_batch:
-                job = self._queue.popleft()
+            batch, pixels = [], 0
+            while len(batch) < self.engine.max_batch:
+                # A batch decodes at most max_batch_pixels; its first job always fits (the
+                # protocol bounds a request to max_request_pixels).
+                job = self._queue.pop(None if not batch else self.limits.max_batch_pixels - pixels)
+                if job is None:
+                    break
                 if not job.cancelled.is_set():
                     job.started = True
                     job.started_at = time.monotonic()
                     batch.append(job)
+                    pixels += job.pixels
             return batch
 
     def _run_batch(self, push: zmq.Socket, batch: list[Job]) -> None:
         def reply(job: Job, final: bool, msg: object) -> None:
-            push.send_multipart([job.key[0], job.key[1].encode(), b"1" if final else b"0", *encode(msg)])
+            push.send_multipart([job.serial.to_bytes(8, "big"), b"1" if final else b"0", *encode(msg)])
 
         runnable: list[tuple[Job, EngineRequest]] = []
         for job in batch:
             try:
                 runnable.append((job, self._engine_request(job, reply)))
-            except ValueError as e:
-                reply(job, True, Error(id=job.key[1], code=ErrorCode.BAD_IMAGE, message=str(e)))
+            except ProtocolError as e:  # bad_image, or overloaded when memory ran out
+                reply(job, True, Error(id=job.key[1], code=e.code, message=e.message))
         if not runnable:
             return
         try:
@@ -399,16 +514,10 @@ class Server:
 
     def _engine_request(self, job: Job, reply) -> EngineRequest:  # noqa: ANN001
         msg = job.request
-        images = []
         # Headers were checked on arrival; full decoding (which catches corrupt bodies) is the
         # worker's, and is skipped for engines that never look at pixels.
         blobs = job.blobs if getattr(self.engine, "needs_pixels", True) else []
-        for i, blob in enumerate(blobs):
-            what = f"view {i}" if i < len(msg.views) else f"reference {i - len(msg.views)}"
-            try:
-                images.append(decode_image(blob, self.limits.max_pixels))
-            except ValueError as e:
-                raise ValueError(f"{what}: {e}") from None
+        images = decode_request_images(blobs, len(msg.views), self.limits.max_pixels)
         n = len(msg.views)
         return EngineRequest(
             id=msg.id,
@@ -422,11 +531,11 @@ class Server:
             is_cancelled=job.cancelled.is_set,
         )
 
-    def _final(self, job: Job, res: EngineResult | Exception) -> Result | Error:
+    def _final(self, job: Job, res: EngineResult | Exception) -> SuggestResult | Error:
         rid = job.key[1]
         if isinstance(res, EngineResult):
             timings = {**res.timings, "queue": job.started_at - job.received}
-            return Result(
+            return SuggestResult(
                 id=rid,
                 reasoning=res.reasoning,
                 plan=res.plan.model_dump(mode="json"),

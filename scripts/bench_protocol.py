@@ -4,7 +4,7 @@ other Blender bridges use (one JSON document, images base64-encoded, length-pref
 
 Same process, loopback, rounds interleaved across paths, warm-up excluded. Both servers do the same work: parse,
 validate scene graph and views with the same pydantic models, decode the PNGs with the same function (except in
-the "no decode" rows, on both sides), run NullEngine, send back the same Result. A round trip is timed from the
+the "no decode" rows, on both sides), run NullEngine, send back the same SuggestResult. A round trip is timed from the
 client's call to its parsed final reply. The headline row is the real server as the CLI builds it.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from evlm.client import Client, new_id
-from evlm.protocol import Limits, Result, Suggest, encode
+from evlm.protocol import Limits, Suggest, SuggestResult, encode
 from evlm.scene import Camera, Light, Mark, Material, Modifier, SceneGraph, SceneObject, View
 from evlm_server.engine.base import EngineRequest
 from evlm_server.engine.null import NullEngine
@@ -140,7 +140,7 @@ class JsonTcpServer:
         images = [decode_image(b, self.limits.max_pixels) for b in blobs] if self.decode else []
         req = EngineRequest(id=doc["id"], instruction=doc["instruction"], scene=scene, views=views, images=images)
         (res,) = self.engine.run([req])
-        return Result(id=doc["id"], reasoning=res.reasoning, plan=res.plan.model_dump(mode="json"),
+        return SuggestResult(id=doc["id"], reasoning=res.reasoning, plan=res.plan.model_dump(mode="json"),
                       timings=res.timings).model_dump_json().encode()  # fmt: skip
 
 
@@ -166,9 +166,9 @@ def start_paths(views: list[tuple[View, bytes]], scene: SceneGraph) -> list[tupl
     for decode, tag in ((True, "decode"), (False, "no decode")):
         sock, stop = start_baseline(decode)
 
-        def call(sock: socket.socket = sock) -> Result:
+        def call(sock: socket.socket = sock) -> SuggestResult:
             send_msg(sock, baseline_request(views, scene))
-            return Result.model_validate_json(recv_msg(sock))
+            return SuggestResult.model_validate_json(recv_msg(sock))
 
         paths.append((f"baseline JSON+b64/TCP, {tag}", None, call, stop))
     bind = "tcp://127.0.0.1:0"

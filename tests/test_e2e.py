@@ -35,7 +35,7 @@ def test_six_views_give_a_plan_valid_for_the_scene(server) -> None:  # noqa: ANN
     assert len(views) == 6
     with Client(endpoint, timeout_s=120) as client:
         info = client.info()
-        assert info["engine"] == "hf" and info["device"] == "cpu"
+        assert info.engine == "hf" and info.device == "cpu" and info.healthy
         result = client.suggest("make the corner feel cozier", views, scene)
     plan = validate_plan(result.plan, scene)  # the client re-checks what the server checked
     assert plan.suggestions and all(s.ops for s in plan.suggestions)

@@ -25,7 +25,7 @@ from evlm_server.engine import Cancelled, EngineRequest, EngineResult, load_engi
 from evlm_server.engine.prompt import NO_SCENE_NOTE, build_messages, request_images  # noqa: E402
 from tests.conftest import make_scene  # noqa: E402
 
-ARCHS = ["qwen2_vl", "qwen2_5_vl"]
+ARCHS = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]  # Qwen3-VL: its image-only processor without torchvision
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from evlm.client import Client, Event
 from evlm.edits import validate_plan
 from evlm.plantext import describe_op, wrap
-from evlm.protocol import Accepted, Error, ErrorCode, Progress, Result
+from evlm.protocol import Accepted, Error, ErrorCode, Progress, SuggestResult
 from evlm.session import Driver, Session, SessionError, State, best_index
 from evlm_server.engine.null import NullEngine
 from tests.conftest import views
@@ -60,7 +60,9 @@ def test_full_life_with_streamed_reasoning(sent) -> None:  # noqa: ANN001
     s.on_event(ev("progress", Progress(id="r1", stage="answer", text='{"reas')))
     assert s.reasoning == "The user wants warmth." and s.status_text().startswith("Writing the plan")
     s._clock.t += 2.5
-    s.on_event(ev("result", Result(id="r1", reasoning="The user wants warmth. Full.", plan=PLAN, timings={"total": 2})))
+    s.on_event(
+        ev("result", SuggestResult(id="r1", reasoning="The user wants warmth. Full.", plan=PLAN, timings={"total": 2}))
+    )
     assert s.state == State.DONE and not s.active and s.reachable is True
     assert [x.title for x in s.suggestions] == ["Warm the lamp", "Raise the cube"]
     assert s.reasoning == "The user wants warmth. Full." and s.timings == {"total": 2}
@@ -75,7 +77,7 @@ def test_events_of_other_requests_and_late_events_are_ignored(sent) -> None:  # 
     assert sent.state == State.CANCELLED
     # the server's answer to the cancel (and anything else) arrives after: ignored
     assert not sent.on_event(ev("error", Error(id="r1", code=ErrorCode.CANCELLED, message="cancelled")))
-    assert not sent.on_event(ev("result", Result(id="r1", plan=PLAN)))
+    assert not sent.on_event(ev("result", SuggestResult(id="r1", plan=PLAN)))
     assert sent.state == State.CANCELLED and sent.plan is None
 
 
@@ -100,13 +102,14 @@ def test_timeout_marks_the_server_unreachable(sent) -> None:  # noqa: ANN001
 def test_plan_that_does_not_fit_the_scene_is_an_error(sent) -> None:  # noqa: ANN001
     bad = {**PLAN, "suggestions": [{**PLAN["suggestions"][0], "ops": [
         {"op": "set_light_color", "targets": ["NoSuchLamp"], "color": [1, 1, 1]}]}]}  # fmt: skip
-    sent.on_event(ev("result", Result(id="r1", plan=bad)))
+    sent.on_event(ev("result", SuggestResult(id="r1", plan=bad)))
     assert sent.state == State.ERROR and sent.error_code == "invalid_plan" and "NoSuchLamp" in sent.error
     assert sent.suggestions == []
 
 
 def test_result_without_plan_is_an_error(sent) -> None:  # noqa: ANN001
-    sent.on_event(ev("result", Result(id="r1", plan=None)))
+    # parse_reply refuses such a result (tests/test_protocol.py); the session does not trust that
+    sent.on_event(ev("result", SuggestResult.model_construct(id="r1", plan=None)))
     assert sent.state == State.ERROR and sent.error_code == "invalid_plan"
 
 
@@ -143,7 +146,7 @@ def test_local_failure() -> None:
 
 
 def test_choices(sent) -> None:  # noqa: ANN001
-    sent.on_event(ev("result", Result(id="r1", plan=PLAN)))
+    sent.on_event(ev("result", SuggestResult(id="r1", plan=PLAN)))
     assert sent.accept(1).applied == 1 and sent.accept(1).applied == 2
     assert sent.reject(0).accepted is False
     assert sent.rate(0, 5).rating == 5

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -368,3 +370,36 @@ def test_alignment_first_loss_is_exact_and_training_moves_it(checkpoint, data, t
         assert evals[-1]["eval_reward_acc"] == 1.0
     assert (tmp_path / mode / "model" / "config.json").is_file()
     assert json.loads((tmp_path / mode / "model" / "evlm.json").read_text()) == {"prompt_format": 1}  # the base's
+
+
+class _Payload:
+    """Unpickling this runs code: it touches a file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (Path.touch, (self.marker,))
+
+
+def test_resume_runs_nothing_a_checkpoint_folder_holds(tmp_path):
+    """A checkpoint folder from elsewhere is data: its state file is loaded with weights_only, so
+    a pickled payload is refused (a full unpickle ran it), while the trainer's own state loads."""
+    from training.train import load_checkpoint
+
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.AdamW(model.parameters())
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    folder = tmp_path / "step-000001"
+    folder.mkdir()
+    torch.save({n: p.detach() for n, p in model.named_parameters()}, folder / "trainable.pt")
+    torch.save(opt.state_dict(), folder / "optimizer.pt")
+    rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    torch.save({"step": 1, "scheduler": sched.state_dict(), "rng": rng, "config": {"lr": 1e-3}}, folder / "state.pt")
+    assert load_checkpoint(folder, model, opt, sched)["step"] == 1  # its own format, numpy RNG state included
+
+    marker = tmp_path / "ran"
+    torch.save({"step": 1, "scheduler": sched.state_dict(), "rng": rng, "x": _Payload(marker)}, folder / "state.pt")
+    with pytest.raises(ValueError, match="state.pt"):
+        load_checkpoint(folder, model, opt, sched)
+    assert not marker.exists()

@@ -15,11 +15,13 @@ import json
 import os
 import sys
 
+from evlm.cliargs import add_version
 from training.train import MODES
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evlm-train", description="Train EVLM: SFT, then RKTO (or the KTO/DPO baselines).")
+    add_version(p)
     p.add_argument("mode", choices=MODES, help="sft, rkto, kto or dpo")
     p.add_argument("--config", required=True, help="JSON or TOML config file (keys: configs/README.md)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")

@@ -1,4 +1,4 @@
-"""Tiny random Qwen2-VL / Qwen2.5-VL checkpoints, built locally for tests and smoke runs.
+"""Tiny random Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints, built locally for tests and smoke runs.
 
 The folder is a standard Hugging Face checkpoint (config, safetensors weights, tokenizer,
 image processor, chat template), so the engine loads it exactly like a real model through
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+
+ARCHS = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
 # Qwen's control tokens; `<think>`/`</think>` are single tokens here (they are plain text in
 # the original Qwen2-VL tokenizer, the engine handles both).
@@ -206,7 +208,19 @@ def model_config(
             | vision_overrides
         )
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
-    raise ValueError(f"unknown arch {arch!r}: expected 'qwen2_vl' or 'qwen2_5_vl'")
+    if arch == "qwen3_vl":
+        from transformers import Qwen3VLConfig
+
+        # Qwen3-VL interleaves its rotary sections and takes an explicit head size.
+        rope = text["rope_parameters"] | {"mrope_section": [4, 2, 2], "mrope_interleaved": True}
+        text = text | {"head_dim": text["hidden_size"] // text["num_attention_heads"], "rope_parameters": rope}
+        vision = (
+            dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+                 num_position_embeddings=64, deepstack_visual_indexes=[1])
+            | vision_overrides
+        )  # fmt: skip
+        return Qwen3VLConfig(text_config=text, vision_config=vision, **ids)
+    raise ValueError(f"unknown arch {arch!r}: expected one of {', '.join(ARCHS)}")
 
 
 def make_tiny_checkpoint(out_dir: str | Path, arch: str = "qwen2_vl", seed: int = 0, vocab_size: int = 2000) -> Path:
@@ -216,8 +230,8 @@ def make_tiny_checkpoint(out_dir: str | Path, arch: str = "qwen2_vl", seed: int 
     vocabulary has up to `vocab_size` tokens. Deterministic for a given seed. Takes well under a
     second once transformers is imported.
     """
-    if arch not in ("qwen2_vl", "qwen2_5_vl"):
-        raise ValueError(f"unknown arch {arch!r}: expected 'qwen2_vl' or 'qwen2_5_vl'")
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}: expected one of {', '.join(ARCHS)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -273,10 +287,15 @@ def save_processor_files(
     from transformers import Qwen2VLImageProcessorPil
 
     # Few pixels per view: 112x112 max -> 16 merged tokens per image, so 6 views stay cheap.
-    image = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels).to_dict()
+    patch = 16 if arch == "qwen3_vl" else 14  # Qwen3-VL's vision tower takes 16-pixel patches
+    image = Qwen2VLImageProcessorPil(min_pixels=min_pixels, max_pixels=max_pixels, patch_size=patch).to_dict()
     video = {k: v for k, v in image.items() if k != "image_processor_type"}
-    video["video_processor_type"] = "Qwen2VLVideoProcessor"
-    processor_class = {"qwen2_vl": "Qwen2VLProcessor", "qwen2_5_vl": "Qwen2_5_VLProcessor"}[arch]
+    video["video_processor_type"] = "Qwen3VLVideoProcessor" if arch == "qwen3_vl" else "Qwen2VLVideoProcessor"
+    processor_class = {
+        "qwen2_vl": "Qwen2VLProcessor",
+        "qwen2_5_vl": "Qwen2_5_VLProcessor",
+        "qwen3_vl": "Qwen3VLProcessor",
+    }[arch]
     config = {"image_processor": image, "video_processor": video}
     config["processor_class"] = processor_class
     (out / "processor_config.json").write_text(json.dumps(config, indent=2) + "\n")

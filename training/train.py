@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 import random
 import shutil
 import time
@@ -387,11 +388,25 @@ def load_checkpoint(path: Path, model, opt, sched, dist: Dist | None = None) -> 
         for n, t in trainable.items():
             params[n].copy_(t)
     opt.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu"))
-    state = torch.load(path / "state.pt", map_location="cpu", weights_only=False)
+    state = _load_plain(path / "state.pt")
     sched.load_state_dict(state["scheduler"])
     own = path / f"rng-{dist.rank}.pt"  # a process > 0 of a run of several (else: the main one's)
-    _set_rng_state(torch.load(own, weights_only=False) if dist.rank and own.is_file() else state["rng"])
+    _set_rng_state(_load_plain(own) if dist.rank and own.is_file() else state["rng"])
     return state
+
+
+# What a state file may hold besides tensors and plain data: numpy's RNG state (an array).
+_NUMPY_STATE = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def _load_plain(file: Path) -> dict:
+    """A state file without running anything it holds: a checkpoint folder may come from
+    elsewhere, and a full unpickle runs any code in it (weights_only=False did)."""
+    try:
+        with torch.serialization.safe_globals(_NUMPY_STATE):
+            return torch.load(file, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{file}: not a state file this trainer writes ({str(e).splitlines()[0]})") from None
 
 
 def seed_everything(seed: int) -> None:

@@ -18,18 +18,20 @@ def load_engine(model_path: str | Path, kind: str = "auto", **kw) -> Engine:
 
     kind "auto": the fast engine (static KV cache, CUDA graphs, continuous batching) on CUDA for
     the architectures it supports, the plain transformers engine otherwise; "hf" or "fast" force
-    one. FileNotFoundError if the folder is missing, ValueError if it is not a loadable checkpoint.
+    one. FileNotFoundError if the folder is missing, ValueError if it is not a checkpoint of a
+    supported architecture or the device is not there.
     """
-    import torch
-
+    from evlm_server.device import resolve_device
+    from evlm_server.engine.checkpoint import check_checkpoint
     from evlm_server.engine.fast import FastEngine
     from evlm_server.engine.hf import HFEngine
 
     if kind not in ("auto", "hf", "fast"):
         raise ValueError(f"unknown engine {kind!r}: auto, hf or fast")
     path = Path(model_path).expanduser()
-    device = kw.get("device", "auto")
-    on_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    check_checkpoint(path)
+    kw["device"] = device = resolve_device(kw.get("device", "auto"))
+    on_cuda = device.startswith("cuda")
     if kind == "fast" or (
         kind == "auto" and on_cuda and (path / "config.json").is_file() and FastEngine.supports(path)
     ):

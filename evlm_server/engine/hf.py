@@ -31,6 +31,7 @@ from transformers import (
 
 from evlm.edits import plan_json_schema, validate_plan
 from evlm_server.engine.base import Cancelled, EngineRequest, EngineResult
+from evlm_server.engine.checkpoint import check_checkpoint
 from evlm_server.engine.grammar import PlanGrammar
 from evlm_server.engine.prompt import (
     ANSWER_PREFIX,
@@ -42,41 +43,41 @@ from evlm_server.engine.prompt import (
 )
 from evlm_server.engine.stages import Row, StageDecoder
 
-_QWEN_VL = ("qwen2_vl", "qwen2_5_vl")
-
 
 def load_processor(path: str | Path):
-    """`AutoProcessor` for the checkpoint, or, for Qwen2-VL models where torchvision is missing,
-    the same processor without its video half.
+    """`AutoProcessor` for the checkpoint or, where torchvision is missing, the same processor
+    without its video half.
 
-    transformers 5 builds Qwen2-VL's processor with a video processor that needs torchvision,
-    even for image-only use. The image half (PIL backend), tokenizer and chat template are
-    all this engine needs, so without torchvision it builds just those.
+    transformers 5 builds the Qwen-VL processors with a video processor that needs torchvision,
+    even for image-only use. The image half (PIL backend), tokenizer and chat template are all
+    this engine needs, so without torchvision it builds just those.
     """
+    model_type = check_checkpoint(path)
     try:
         return AutoProcessor.from_pretrained(path, local_files_only=True)
     except ImportError:
-        model_type = json.loads((Path(path) / "config.json").read_text()).get("model_type")
-        if model_type not in _QWEN_VL:
-            raise
-        return _image_only_processor_class().from_pretrained(path, local_files_only=True)
+        return _image_only_processor_class(model_type).from_pretrained(path, local_files_only=True)
 
 
-def _image_only_processor_class():
-    from transformers import Qwen2VLProcessor
+def _image_only_processor_class(model_type: str):
+    from transformers import Qwen2VLProcessor, Qwen3VLProcessor
     from transformers.processing_utils import ProcessorMixin
 
-    class Qwen2VLImageOnlyProcessor(Qwen2VLProcessor):
-        """Qwen2-VL's processor for images only (no video processor, so no torchvision)."""
+    base = Qwen3VLProcessor if model_type == "qwen3_vl" else Qwen2VLProcessor  # Qwen2.5-VL's differs in video only
+
+    class ImageOnlyProcessor(base):
+        """The Qwen-VL processor for images only (no video processor, so no torchvision)."""
 
         def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
-            self.image_token = getattr(tokenizer, "image_token", None) or "<|image_pad|>"
-            self.video_token = getattr(tokenizer, "video_token", None) or "<|video_pad|>"
-            self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-            self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
+            for name, default in (("image", "<|image_pad|>"), ("video", "<|video_pad|>"),
+                                  ("vision_start", "<|vision_start|>"), ("vision_end", "<|vision_end|>")):  # fmt: skip
+                token = getattr(tokenizer, f"{name}_token", None) or default
+                setattr(self, f"{name}_token", token)
+                setattr(self, f"{name}_token_id", tokenizer.convert_tokens_to_ids(token))
             ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
-    return Qwen2VLImageOnlyProcessor
+    ImageOnlyProcessor.__name__ = f"{base.__name__}ImageOnly"
+    return ImageOnlyProcessor
 
 
 class HFEngine:
@@ -99,10 +100,7 @@ class HFEngine:
         cache_implementation: str | None = None,
     ) -> None:
         path = Path(model_path).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"model checkpoint not found: {path}")
-        if not (path / "config.json").is_file():
-            raise ValueError(f"not a Hugging Face checkpoint (no config.json): {path}")
+        check_checkpoint(path)  # FileNotFoundError / ValueError naming what works
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if dtype is None:

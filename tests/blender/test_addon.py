@@ -21,7 +21,7 @@ from PIL import Image
 from evlm.client import Event
 from evlm.edits import validate_plan
 from evlm.feedback import read_records
-from evlm.protocol import Accepted, Error, ErrorCode, Limits, Progress, Result
+from evlm.protocol import Accepted, Error, ErrorCode, Limits, Progress, SuggestResult
 from evlm.scene import Light, SceneGraph, SceneObject, View
 from evlm.session import State
 
@@ -242,7 +242,7 @@ def test_panel_reasoning(addon) -> None:  # noqa: ANN001
 
 def test_panel_done_with_suggestions(addon) -> None:  # noqa: ANN001
     s = _started(addon)
-    s.on_event(Event("r1", "result", Result(id="r1", reasoning="Because.", plan=PLAN)))
+    s.on_event(Event("r1", "result", SuggestResult(id="r1", reasoning="Because.", plan=PLAN)))
     assert s.state == State.DONE
     log = draw_panel(addon, width=600)
     text = labels(log)
@@ -394,7 +394,7 @@ def test_apply_rechecks_the_scene_and_changes_nothing_on_failure(addon, sample_s
     validate_plan(plan, graph)
     s = ui.STATE.session
     s.start("r1", instruction="move them", scene=graph, views=[(View(width=8, height=8), b"")])
-    s.on_event(Event("r1", "result", Result(id="r1", plan=plan)))
+    s.on_event(Event("r1", "result", SuggestResult(id="r1", plan=plan)))
     assert s.state == State.DONE
     bpy.data.objects.remove(bpy.data.objects["Sphere.001"])  # gone since the capture
     before = scene_graph()
@@ -417,7 +417,7 @@ def test_apply_reports_an_unexpected_error_without_a_traceback(animated_scene, a
                     {"op": "retime", "targets": ["Ball"], "factor": 2.0}]}]}  # fmt: skip
     s = ui.STATE.session
     s.start("r1", instruction="lift it", scene=graph, views=[(View(width=8, height=8), b"")])
-    s.on_event(Event("r1", "result", Result(id="r1", plan=plan)))
+    s.on_event(Event("r1", "result", SuggestResult(id="r1", plan=plan)))
     assert s.state == State.DONE
 
     def missing(*_: object) -> None:

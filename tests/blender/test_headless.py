@@ -165,4 +165,10 @@ def test_command_line_refuses_bad_input(input_blend, tmp_path) -> None:  # noqa:
     assert proc.returncode == 2 and "views" in proc.stderr
     proc = cli("--blend", str(input_blend), "--server-key", "k")
     assert proc.returncode == 2 and "--instruction" in proc.stderr  # argparse: required
+    proc = cli("--blend", str(input_blend), "-i", "x", "--endpoint", "localhost:5555")
+    assert proc.returncode == 2 and "did you mean tcp://localhost:5555?" in proc.stderr
+    proc = cli("--blend", str(input_blend), "-i", "x", "--curve-dir", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "no such folder" in proc.stderr and "Traceback" not in proc.stderr
+    proc = cli("--version")
+    assert proc.returncode == 0 and proc.stdout.split()[-1][0].isdigit()
     assert digest(input_blend) == before

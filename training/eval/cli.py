@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from evlm.cliargs import add_version, positive_int
+from evlm_server.device import DEVICES, device_arg
 from training.data.loader import DatasetError, load_dataset_dir
 from training.data.validate import SPLITS
 from training.eval.harness import GOLD_VARIANTS, evaluate, select
@@ -28,16 +30,6 @@ def _splits(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def _tolerance(text: str) -> float:
     try:
         value = float(text)
@@ -50,18 +42,19 @@ def _tolerance(text: str) -> float:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evlm-eval", description="Evaluate an EVLM checkpoint with the real engine.")
+    add_version(p)
     p.add_argument("--model", required=True, help="Hugging Face checkpoint folder")
     p.add_argument("--data", required=True, help="dataset folder (train/val/test/gen .jsonl + images)")
     p.add_argument("--splits", type=_splits, default=["test", "gen"], help="comma-separated splits (default test,gen)")
-    p.add_argument("--limit", type=_positive, default=None, help="at most N records per split")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N records per split")
     p.add_argument("--out", default="out/eval", help="report folder (default out/eval)")
-    p.add_argument("--batch", type=_positive, default=4, help="requests per engine batch (default 4)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    p.add_argument("--batch", type=positive_int, default=4, help="requests per engine batch (default 4)")
+    p.add_argument("--device", type=device_arg, default="auto", help=f"{DEVICES} (default: cuda if available)")
     p.add_argument("--engine", choices=("auto", "hf", "fast"), default="auto",
                    help="auto (the fast engine on CUDA where it applies), hf or fast")  # fmt: skip
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: bfloat16 on cuda, else float32)")
-    p.add_argument("--max-reasoning-tokens", type=_positive, default=256)
-    p.add_argument("--max-answer-tokens", type=_positive, default=768)
+    p.add_argument("--max-reasoning-tokens", type=positive_int, default=256)
+    p.add_argument("--max-answer-tokens", type=positive_int, default=768)
     p.add_argument(
         "--tolerance", type=_tolerance, default=TOLERANCE, help=f"plan accuracy tolerance (default {TOLERANCE})"
     )

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from evlm.cliargs import add_version
 from training.synth.generate import LIMITS, Config, SynthError, generate
 
 
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Write a synthetic dataset of ambiguous editing instructions with graded reasoning and gold "
         "edit plans: DIR/{train,val,test,gen}.jsonl, pairs.jsonl, meta.json and images/.",
     )
+    add_version(parser)
     parser.add_argument("--n", type=_bounded(1, 10_000_000), required=True, help="number of examples (4 records each)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--seed", type=_bounded(0, 2**32 - 1), default=0, help="random seed (default 0)")
