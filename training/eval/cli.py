@@ -1,4 +1,5 @@
 """`evlm-eval`: evaluate a checkpoint with the real engine on a dataset folder.
+`evlm-eval --blender ...`: the Blender-built evaluation set instead (training/eval/blender/cli.py).
 
     evlm-eval --model PATH --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
               [--device cpu] [--engine auto|hf|fast] [--max-reasoning-tokens N] [--max-answer-tokens N]
@@ -41,7 +42,11 @@ def _tolerance(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evlm-eval", description="Evaluate an EVLM checkpoint with the real engine.")
+    p = argparse.ArgumentParser(
+        prog="evlm-eval",
+        description="Evaluate an EVLM checkpoint with the real engine on a dataset folder; with --blender, on "
+        "the Blender-built evaluation set instead (see `evlm-eval --blender --help`).",
+    )
     add_version(p)
     p.add_argument("--model", required=True, help="Hugging Face checkpoint folder")
     p.add_argument("--data", required=True, help="dataset folder (train/val/test/gen .jsonl + images)")
@@ -65,6 +70,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--blender" in argv:  # the Blender-built set: its own options (training/eval/blender/cli.py)
+        from training.eval.blender.cli import main as blender_main
+
+        return blender_main([a for a in argv if a != "--blender"])
     args = parser().parse_args(argv)
 
     def fail(message: str) -> int:
