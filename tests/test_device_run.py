@@ -100,7 +100,7 @@ def test_ship_installs_the_chosen_size_and_it_answers_here(device_run, tmp_path:
     out, _, done = device_run
     assert done.returncode == 0
     dest = tmp_path / "models" / "evlm-tiny"
-    env = {**os.environ, "EVLM_SHIP_WORK": str(tmp_path / "unpacked"), "EVLM_SHIP_BENCH": "0"}
+    env = {**os.environ, "EVLM_SHIP_WORK": str(tmp_path / "unpacked"), "EVLM_SHIP_BENCH": "0", "EVLM_SHIP_BLENDER": "0"}
     ship = ["bash", "scripts/device/ship.sh", str(out)]
     r = subprocess.run([*ship, SIZES[0], str(dest)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -2,13 +2,15 @@
 # Here, after the one GPU call: turn what it brought back into a built-in model.
 #   bash scripts/device/ship.sh FILES_AT SIZE [DEST]   (SIZE: which trained size; DEST: the model folder
 #                                                        to replace, default evlm_server/models/evlm-tiny)
-# EVLM_SHIP_WORK: where the run is unpacked (default out/gpu_run); EVLM_SHIP_BENCH=0: no latency run.
+# EVLM_SHIP_WORK: where the run is unpacked (default out/gpu_run); EVLM_SHIP_BENCH=0: no latency run;
+# EVLM_SHIP_BLENDER=0: no Blender-built evaluation.
 # FILES_AT holds SIZE/*.safetensors per trained size, run.tgz and run.log (scripts/device/train_small.py).
 # 1. unpacks everything into out/gpu_run/ (logs, loss curves, evals, the eval records with their images);
 # 2. assembles the model there and checks it answers a 6-view request through the engine on this CPU;
 # 3. if the GPU run's eval or card is missing, evaluates here on the records it brought back and
 #    writes the card;
-# 4. measures the 6-view suggest latency here (scripts/bench_suggest.py, printed for the README);
+# 4. runs the Blender-built evaluation set here (evlm-eval --blender: pass rate in $W/blender_eval) and
+#    measures the 6-view suggest latency (scripts/bench_suggest.py), both printed for the README;
 # 5. replaces DEST with it (a copy of the previous one stays in out/gpu_run/previous/).
 set -euo pipefail
 [ $# -ge 2 ] && [ -d "$1" ] || { echo "usage: bash scripts/device/ship.sh FILES_AT SIZE [DEST]" >&2; exit 2; }
@@ -59,6 +61,12 @@ if [ ! -f "$W/model/README.md" ]; then
 fi
 cp "$W/eval/metrics.png" "$W/model/eval.png" 2>/dev/null || true
 cp "$W/sft/loss.png" "$W/model/loss.png" 2>/dev/null || true
+if [ "${EVLM_SHIP_BLENDER:-1}" != 0 ]; then  # the Blender-built set: needs Blender, which the GPU machine lacks
+  echo "== the Blender-built evaluation set, here on the CPU (evlm-eval --blender)"
+  $PY -m training.eval.cli --blender --model "$W/model" --device cpu --out "$W/blender_eval" \
+    || [ $? = 1 ] || { echo "ship.sh: evlm-eval --blender failed" >&2; exit 1; }  # 1: some cases ended in an error
+  head -20 "$W/blender_eval/report.md"
+fi
 if [ "${EVLM_SHIP_BENCH:-1}" != 0 ]; then
   echo "== 6-view suggest latency on this CPU (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   $PY scripts/bench_suggest.py --model "$W/model" --runs 3 | tail -4
