@@ -7,7 +7,8 @@ From a shell (Blender in background mode; the arguments after `--` are this scri
 
 With a Python that has `bpy` as a module, `--blend scene.blend` opens the file first. The
 input file is never written: the result is saved as a copy (`save_as_mainfile(copy=True)`).
-Batch processing reuses `run()`. Exit status: 0 done, 2 bad input or failed request.
+Batch processing reuses `open_blend()` and `run()`. Exit status: 0 done, 2 bad input (a missing or
+unreadable .blend among it) or a failed request; the message says which.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import bpy
 
 from evlm.cliargs import add_client_args, add_version, curve_keys
 from evlm.edits import MAX_SUGGESTIONS
+from evlm.headless_result import AppliedSuggestion, HeadlessResult
 from evlm.protocol import DEFAULT_ENDPOINT
 
 if __package__:  # imported as part of the add-on (an extension, or the source tree)
@@ -37,6 +39,20 @@ else:  # run by `blender --python .../headless.py`: import the add-on package fr
 
 def _addon(name: str) -> Any:
     return importlib.import_module(f"{_PACKAGE}.{name}")
+
+
+def open_blend(path: str | os.PathLike) -> None:
+    """Open a .blend file; ValueError with Blender's reason if it is missing or cannot be read
+    (a truncated or corrupt file, or not a .blend at all), instead of bpy's RuntimeError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    except RuntimeError as e:
+        lines = str(e).strip().splitlines()
+        reason = lines[-1].removeprefix("Error: ").strip() if lines else type(e).__name__
+        raise ValueError(f"{path.name}: not a readable .blend file ({reason})") from None
 
 
 def run(
@@ -52,16 +68,18 @@ def run(
     references: list[bytes] = (),
     scene: bpy.types.Scene | None = None,
     on_capture: Any = None,
-) -> dict[str, Any]:
+    before_apply: Any = None,
+) -> HeadlessResult:
     """Suggestions for the current scene; with `apply_best`, the most confident one that applies.
 
-    Returns a JSON-ready dict: file, instruction, endpoint, reasoning, plan, best (index or None),
-    applied ({index, title, lines} or None), not_applied (why nothing was applied, when asked to
-    apply and no suggestion changes the scene and passes the apply checks), saved_as, timings,
-    tokens. Raises ValueError on bad input, evlm.client.ServerError / RequestTimeout when
-    the request fails, and the apply module's ApplyError if applying fails (the scene restored).
+    Returns a HeadlessResult (evlm/headless_result.py): `not_applied` says why nothing was
+    applied when asked to apply and no suggestion changes the scene and passes the apply checks.
+    Raises ValueError on bad input, evlm.client.ServerError / RequestTimeout when the request
+    fails, and the apply module's ApplyError if applying fails (the scene restored).
     `on_capture(capture)`, if given, sees the capture (views and scene graph) before the request:
-    batch processing keeps the views for its before/after contact sheets.
+    batch processing keeps the views for its before/after contact sheets. `before_apply(scene,
+    suggestion)`, if given, runs just before the chosen suggestion is applied (batch processing
+    renders the animation across time there when the suggestion edits it).
     """
     from evlm.client import Client
     from evlm.edits import validate_plan
@@ -102,32 +120,26 @@ def run(
         return True
 
     best = best_index(plan, usable if apply_best else None)
-    out: dict[str, Any] = {
-        "file": bpy.data.filepath or None,
-        "instruction": instruction.strip(),
-        "endpoint": endpoint,
-        "reasoning": result.reasoning,
-        "plan": plan.model_dump(mode="json"),
-        "best": best,
-        "applied": None,
-        "not_applied": None,
-        "saved_as": None,
-        "timings": {"capture": round(t_capture, 4), **result.timings},
-        "tokens": dict(result.tokens),
-    }
+    out = HeadlessResult(
+        file=bpy.data.filepath or None, instruction=instruction.strip(), endpoint=endpoint,
+        reasoning=result.reasoning, plan=plan, best=best,
+        timings={"capture": round(t_capture, 4), **result.timings}, tokens=dict(result.tokens),
+    )  # fmt: skip
     if not apply_best:
         return out
     if best is None:  # nothing is saved either: the copy would equal the input
-        out["not_applied"] = (
+        out.not_applied = (
             f"none of the {len(plan.suggestions)} suggestions changes this scene and applies to it as it is"
         )
         return out
+    if before_apply is not None:
+        before_apply(scene, plan.suggestions[best])
     report = apply_mod.apply_suggestion(scene, plan.suggestions[best])
-    out["applied"] = {"index": best, "title": plan.suggestions[best].title, "lines": list(report.lines)}
+    out.applied = AppliedSuggestion(index=best, title=plan.suggestions[best].title, lines=list(report.lines))
     if out_path is not None:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         bpy.ops.wm.save_as_mainfile(filepath=str(out_path), copy=True)
-        out["saved_as"] = str(out_path)
+        out.saved_as = str(out_path)
     return out
 
 
@@ -163,25 +175,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--views", type=int, default=6, help="orbit views (default 6)")
     parser.add_argument("--resolution", type=int, default=384, help="pixels on the long side (default 384)")
-    parser.add_argument("--engine", default="WORKBENCH", choices=["WORKBENCH", "EEVEE", "CYCLES"])
+    parser.add_argument("--engine", default="WORKBENCH", choices=[e[0] for e in _addon("preferences").ENGINES])
     parser.add_argument("--frames", type=int, default=1, help="frames across the animation (default 1)")
     parser.add_argument("--active-camera", action="store_true", help="also render the scene camera's view")
     parser.add_argument("--no-marks", action="store_true", help="no set-of-marks indices on the views")
-    parser.add_argument("--max-suggestions", type=int, default=3, choices=range(1, MAX_SUGGESTIONS + 1), metavar="1..5")
+    parser.add_argument(
+        "--max-suggestions", type=int, default=3, choices=range(1, MAX_SUGGESTIONS + 1), metavar=f"1..{MAX_SUGGESTIONS}"
+    )
     parser.add_argument("--reference", type=Path, action="append", default=[], help="reference image (repeatable)")
     args = parser.parse_args(argv)
 
     from evlm.client import RequestTimeout, ServerError
-    from evlm.edits import EditPlan
     from evlm.plantext import format_plan
 
     apply_mod = _addon("apply")
     try:
         curve = curve_keys(args)
         if args.blend is not None:
-            if not args.blend.is_file():
-                raise ValueError(f"{args.blend}: no such file")
-            bpy.ops.wm.open_mainfile(filepath=str(args.blend))
+            open_blend(args.blend)
         settings = _addon("capture").CaptureSettings(
             views=args.views,
             resolution=args.resolution,
@@ -191,39 +202,45 @@ def main(argv: list[str] | None = None) -> int:
             marks=not args.no_marks,
         )
         references = [p.read_bytes() for p in args.reference]
-        on_capture = (lambda c: _write_views(c, args.images, "before")) if args.images else None
+        on_capture = (lambda c: write_views(c.views, args.images, "before")) if args.images else None
         out = run(
             args.instruction, args.endpoint, settings, apply_best=args.apply_best, save_as=args.save_as,
             timeout=args.timeout, curve=curve, max_suggestions=args.max_suggestions, references=references,
             on_capture=on_capture,
         )  # fmt: skip
-        if args.images and out["applied"]:
-            _write_views(_addon("capture").capture(bpy.context.scene, settings), args.images, "after")
+        if args.images and out.applied:
+            write_views(_addon("capture").capture(bpy.context.scene, settings).views, args.images, "after")
     except (ValueError, OSError, ServerError, RequestTimeout, apply_mod.ApplyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(format_plan(EditPlan.model_validate(out["plan"]), out["reasoning"], out["timings"]))
-    if out["applied"]:
-        print(f"\nApplied {out['applied']['index'] + 1}. {out['applied']['title']}")
-        print("\n".join(f"  {line}" for line in out["applied"]["lines"]))
-    if out["saved_as"]:
-        print(f"Saved a copy as {out['saved_as']}")
+    print(format_plan(out.plan, out.reasoning, out.timings))
+    if out.applied:
+        print(f"\nApplied {out.applied.index + 1}. {out.applied.title}")
+        print("\n".join(f"  {line}" for line in out.applied.lines))
+    if out.saved_as:
+        print(f"Saved a copy as {out.saved_as}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
-    if out["not_applied"]:
-        print(f"error: nothing applied: {out['not_applied']}", file=sys.stderr)
+        tmp = args.json.with_name(f".{args.json.name}.tmp")
+        tmp.write_text(json.dumps(out.to_json(), indent=2) + "\n")
+        os.replace(tmp, args.json)
+    if out.not_applied:
+        print(f"error: nothing applied: {out.not_applied}", file=sys.stderr)
         return 2
     return 0
 
 
-def _write_views(captured: Any, folder: Path, prefix: str) -> None:
-    """The capture's views as PNG files `prefix_N.png`."""
+def write_views(views: list[tuple[Any, bytes]], folder: Path, prefix: str) -> list[Path]:
+    """Captured views (View, PNG bytes) as files `folder/prefix_N.png`, each written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
-    for i, (_, png) in enumerate(captured.views):
-        tmp = folder / f".{prefix}_{i}.png.tmp"
+    paths = []
+    for i, (_, png) in enumerate(views):
+        path = folder / f"{prefix}_{i}.png"
+        tmp = folder / f".{path.name}.tmp"
         tmp.write_bytes(png)
-        os.replace(tmp, folder / f"{prefix}_{i}.png")
+        os.replace(tmp, path)
+        paths.append(path)
+    return paths
 
 
 def _engine_id(choice: str) -> str:

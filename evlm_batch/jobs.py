@@ -21,12 +21,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from evlm.protocol import Limits
 from evlm_batch.mesh_scene import MESH_SUFFIXES
 
 BLEND_SUFFIXES = (".blend",)
 SCENE_SUFFIXES = BLEND_SUFFIXES + MESH_SUFFIXES
 LIST_SUFFIXES = (".txt", ".lst")
-MAX_INSTRUCTION = 2000
+MAX_INSTRUCTION = Limits().max_instruction_chars  # what a server accepts
 
 
 class BatchInputError(ValueError):
@@ -84,7 +85,8 @@ def discover_scenes(items: list[str | Path]) -> list[Path]:
     return out
 
 
-def _check_instruction(value: object, where: str) -> str:
+def check_instruction(value: object, where: str) -> str:
+    """The instruction stripped; ValueError naming `where` if it is empty or longer than a server takes."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{where}: no instruction")
     if len(value) > MAX_INSTRUCTION:
@@ -113,7 +115,7 @@ def parse_instructions(path: str | Path) -> list[tuple[str | None, str]]:
                     rows.append(
                         (
                             (record.get("scene") or "").strip() or None,
-                            _check_instruction(record.get("instruction"), where),
+                            check_instruction(record.get("instruction"), where),
                         )
                     )
                 except ValueError as e:
@@ -131,7 +133,7 @@ def parse_instructions(path: str | Path) -> list[tuple[str | None, str]]:
                 if scene is not None and not isinstance(scene, str):
                     raise ValueError(f"{where}: scene must be a string")
                 rows.append(
-                    (scene.strip() or None if scene else None, _check_instruction(record.get("instruction"), where))
+                    (scene.strip() or None if scene else None, check_instruction(record.get("instruction"), where))
                 )
             except json.JSONDecodeError as e:
                 errors.append(f"{where}: not JSON ({e.msg})")

@@ -1,9 +1,9 @@
 """One job, start to end: capture the scene, ask a server, optionally apply the best suggestion.
 
-`process_job` never raises for a problem of the scene or the request: it returns a record with
-`status: error` and a stable `error.code` (`unreadable`, `missing_file`, `unsupported_format`,
-`empty_scene`, `capture_failed`, `timeout`, the server's codes, `bad_plan`, `apply_failed`,
-`blender_crashed`, `internal`), so one bad scene never stops a batch. The same function runs in a
+`process_job` never raises for a problem of the scene or the request: it returns a JobRecord
+(records.py) with `status: error` and a stable `error.code` (`unreadable`, `missing_file`,
+`unsupported_format`, `empty_scene`, `capture_failed`, `timeout`, the server's codes, `bad_plan`,
+`apply_failed`, `blender_crashed`, `internal`), so one bad scene never stops a batch. The same function runs in a
 thread of the local runner and in a Ray task.
 
 - .glb/.gltf/.obj/.ply: loaded with trimesh, rendered with pyrender (`mesh_render`), edited with
@@ -14,7 +14,6 @@ thread of the local runner and in a Ray task.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -24,7 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from evlm.headless_result import AppliedSuggestion
 from evlm_batch.jobs import Job
+from evlm_batch.records import BlendWorkerResult, JobOutputs, JobRecord, SkippedOp
 
 ROOT = Path(__file__).resolve().parent.parent  # in a checkout, its .venv-blender is the default Blender Python
 
@@ -59,14 +60,12 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def process_job(job: Job, endpoint: str, options: Options) -> dict[str, Any]:
+def process_job(job: Job, endpoint: str, options: Options) -> JobRecord:
     """The results.jsonl record of one job (without run-level fields such as `attempt`)."""
-    record: dict[str, Any] = {
-        "key": job.key, "scene": str(job.scene), "instruction": job.instruction, "renderer": job.renderer,
-        "endpoint": endpoint, "status": "ok", "error": None, "started_at": now(),
-        "reasoning": None, "suggestions": [], "best": None, "applied": None, "not_applied": None,
-        "skipped_ops": [], "timings": {}, "outputs": {}, "pid": os.getpid(),
-    }  # fmt: skip
+    record = JobRecord(
+        key=job.key, scene=str(job.scene), instruction=job.instruction, renderer=job.renderer, endpoint=endpoint,
+        started_at=now(), pid=os.getpid(),
+    )  # fmt: skip
     t0 = time.perf_counter()
     try:
         if not job.scene.is_file():
@@ -76,16 +75,11 @@ def process_job(job: Job, endpoint: str, options: Options) -> dict[str, Any]:
         else:
             _mesh(job, endpoint, options, record)
     except JobError as e:
-        record["status"], record["error"] = "error", {"code": e.code, "message": e.message}
+        record.fail(e.code, e.message)
     except Exception as e:  # a bug or an unforeseen file: recorded, the batch goes on
-        record["status"] = "error"
-        record["error"] = {
-            "code": "internal",
-            "message": f"{type(e).__name__}: {e}",
-            "trace": traceback.format_exc(limit=5),
-        }
-    record["timings"]["total"] = round(time.perf_counter() - t0, 4)
-    record["finished_at"] = now()
+        record.fail("internal", f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
+    record.timings["total"] = round(time.perf_counter() - t0, 4)
+    record.finished_at = now()
     return record
 
 
@@ -97,15 +91,15 @@ class JobError(Exception):
 
 
 # ---------------------------------------------------------------- mesh files
-def _mesh(job: Job, endpoint: str, options: Options, record: dict[str, Any]) -> None:
+def _mesh(job: Job, endpoint: str, options: Options, record: JobRecord) -> None:
     from evlm.client import Client, RequestTimeout, ServerError
     from evlm.edits import PlanError, validate_plan
     from evlm.session import best_index
-    from evlm_batch.contact import write_contact_sheet
+    from evlm_batch.contact import caption, write_contact_sheet
     from evlm_batch.mesh_render import render_views
     from evlm_batch.mesh_scene import MeshSceneError, apply_ops, load_mesh_scene, scene_graph, support, write_export
 
-    timings = record["timings"]
+    timings = record.timings
     t0 = time.perf_counter()
     try:
         ms = load_mesh_scene(job.scene)
@@ -127,11 +121,11 @@ def _mesh(job: Job, endpoint: str, options: Options, record: dict[str, Any]) -> 
     except PlanError as e:
         raise JobError("bad_plan", str(e)) from None
     timings["suggest"] = round(time.perf_counter() - t1, 4)
-    timings["server"] = dict(result.timings)
-    record["reasoning"] = result.reasoning
-    record["suggestions"] = [s.model_dump(mode="json") for s in plan.suggestions]
+    record.server_timings = dict(result.timings)
+    record.reasoning = result.reasoning
+    record.suggestions = list(plan.suggestions)
     if not options.apply_best:
-        record["best"] = best_index(plan)
+        record.best = best_index(plan)
         return
 
     def usable(suggestion: Any) -> bool:
@@ -139,9 +133,9 @@ def _mesh(job: Job, endpoint: str, options: Options, record: dict[str, Any]) -> 
         return any(support(op, ms.suffix) is None for op in suggestion.ops)
 
     best = best_index(plan, usable)
-    record["best"] = best
+    record.best = best
     if best is None:
-        record["not_applied"] = (
+        record.not_applied = (
             f"none of the {len(plan.suggestions)} suggestions has an op that applies to a {ms.suffix} file"
         )
         return
@@ -154,16 +148,21 @@ def _mesh(job: Job, endpoint: str, options: Options, record: dict[str, Any]) -> 
     folder = options.out / "scenes" / job.slug
     written = write_export(edited, folder / "edited")
     after, _ = render_views(edited, options.views, options.size, poses=poses)
-    sheet = write_contact_sheet(folder / "contact.png", [png for _, png in views], [png for _, png in after])
+    record.applied = AppliedSuggestion(index=best, title=suggestion.title, lines=report.applied)
+    record.skipped_ops = [SkippedOp.model_validate(s) for s in report.skipped]
+    sheet = write_contact_sheet(
+        folder / "contact.png",
+        [png for _, png in views],
+        [png for _, png in after],
+        caption(record.instruction, record.applied, record.skipped_ops),
+    )
     timings["apply"] = round(time.perf_counter() - t2, 4)
-    record["applied"] = {"index": best, "title": suggestion.title, "lines": report.applied}
-    record["skipped_ops"] = report.skipped
-    record["outputs"] = {"edited": [str(p) for p in written], "contact_sheet": str(sheet)}
+    record.outputs = JobOutputs(edited=[str(p) for p in written], contact_sheet=str(sheet))
 
 
 # ---------------------------------------------------------------- .blend files
-def _blend(job: Job, endpoint: str, options: Options, record: dict[str, Any]) -> None:
-    from evlm_batch.contact import write_contact_sheet
+def _blend(job: Job, endpoint: str, options: Options, record: JobRecord) -> None:
+    from evlm_batch.contact import caption, write_contact_sheet
 
     python = options.blender_python or os.environ.get("EVLM_BLENDER_PYTHON") or str(ROOT / ".venv-blender/bin/python")
     if not Path(python).exists():
@@ -187,24 +186,33 @@ def _blend(job: Job, endpoint: str, options: Options, record: dict[str, Any]) ->
     if not result_path.exists():
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
         raise JobError("blender_crashed", f"Blender exited with status {proc.returncode}: {' | '.join(tail)}")
-    out = json.loads(result_path.read_text())
+    worker = BlendWorkerResult.model_validate_json(result_path.read_bytes())
     result_path.unlink()
-    if "error" in out:
-        raise JobError(out["error"]["code"], out["error"]["message"])
-    record["timings"].update(out["timings"])
-    record["reasoning"] = out["reasoning"]
-    record["suggestions"] = out["plan"]["suggestions"]
-    record["best"] = out["best"]
-    record["applied"] = out["applied"]
-    record["not_applied"] = out["not_applied"]
-    if out["saved_as"]:
-        outputs: dict[str, Any] = {"edited": [out["saved_as"]]}
-        if out["before"] and out["after"]:
-            before = [Path(p).read_bytes() for p in out["before"]]
-            after = [Path(p).read_bytes() for p in out["after"]]
-            outputs["contact_sheet"] = str(write_contact_sheet(folder / "contact.png", before, after))
-            for p in out["before"] + out["after"]:
-                Path(p).unlink()
-        record["outputs"] = outputs
+    if worker.error is not None:
+        raise JobError(worker.error.code, worker.error.message)
+    out = worker.result
+    if out is None:
+        raise JobError("internal", "the Blender worker wrote neither a result nor an error")
+    record.timings.update(worker.timings)
+    record.server_timings = {k: v for k, v in out.timings.items() if k != "capture"}
+    record.reasoning = out.reasoning
+    record.suggestions = list(out.plan.suggestions)
+    record.best, record.applied, record.not_applied = out.best, out.applied, out.not_applied
+    if out.saved_as:
+        record.outputs = JobOutputs(edited=[out.saved_as])
+        if worker.before and worker.after:
+            before = [Path(v.path).read_bytes() for v in worker.before]
+            after = [Path(v.path).read_bytes() for v in worker.after]
+            frames = ([v.frame for v in worker.before], [v.frame for v in worker.after]) if worker.timeline else None
+            sheet = write_contact_sheet(
+                folder / "contact.png",
+                before,
+                after,
+                caption(record.instruction, record.applied, record.skipped_ops),
+                frames=frames,
+            )
+            record.outputs.contact_sheet = str(sheet)
+            for v in worker.before + worker.after:
+                Path(v.path).unlink()
     elif not any(folder.iterdir()):
         folder.rmdir()

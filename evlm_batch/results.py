@@ -3,7 +3,7 @@
 Only the process that runs the batch writes the file (Ray workers send their records back to it),
 one whole line per write, flushed and fsynced, so a crash loses at most the job that was running.
 Reading tolerates a torn last line (a crash mid-write): it is ignored, and the next append starts
-on a fresh line. Resume takes the last line of each key: a job whose last line says `ok` is done;
+on a fresh line; so is any line that is not a `records.JobRecord` (its job runs again). Resume takes the last line of each key: a job whose last line says `ok` is done;
 one that ended in `error` is run again (its next line counts the attempt).
 """
 
@@ -12,22 +12,24 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
+
+from evlm_batch.records import JobRecord
 
 
-def read_results(path: Path) -> dict[str, dict[str, Any]]:
+def read_results(path: Path) -> dict[str, JobRecord]:
     """key -> last record of that key; unreadable lines are skipped."""
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, JobRecord] = {}
     if not path.exists():
         return last
     with path.open("rb") as f:
         for raw in f:
             try:
-                record = json.loads(raw)
-            except ValueError:
-                continue  # a torn line from a crash
-            if isinstance(record, dict) and isinstance(record.get("key"), str):
-                last[record["key"]] = record
+                record = JobRecord.model_validate_json(raw)
+            except ValidationError:
+                continue  # a torn line from a crash, or no record of this version
+            last[record.key] = record
     return last
 
 
@@ -44,8 +46,9 @@ class ResultsLog:
                 if r.read(1) != b"\n":
                     self._f.write(b"\n")
 
-    def write(self, record: dict[str, Any]) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False, allow_nan=False).encode() + b"\n")
+    def write(self, record: JobRecord) -> None:
+        line = json.dumps(record.to_json(), ensure_ascii=False, allow_nan=False)
+        self._f.write(line.encode() + b"\n")
         self._f.flush()
         os.fsync(self._f.fileno())
 

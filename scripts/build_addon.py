@@ -76,8 +76,7 @@ def build_core_wheel(dest: Path, pip: list[str]) -> Path:
     with tempfile.TemporaryDirectory(prefix="evlm-core-") as tmp:
         src = Path(tmp)
         shutil.copytree(ROOT / "evlm", src / "evlm", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        if (ROOT / "LICENSE").exists():
-            shutil.copy2(ROOT / "LICENSE", src / "LICENSE")
+        shutil.copy2(ROOT / "LICENSE", src / "LICENSE")
         (src / "pyproject.toml").write_text(
             '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n\n'
             f'[project]\nname = "evlm-core"\nversion = "{version}"\nrequires-python = ">=3.11"\n'
@@ -160,6 +159,7 @@ def build(out: Path, platforms: list[str], python_version: str = "3.11", pip: li
         partial = out.with_name(out.name + ".part")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
             _add(zf, MANIFEST, manifest.encode())
+            _add(zf, "LICENSE", (ROOT / "LICENSE").read_bytes())  # the manifest's SPDX:MIT, in full
             for path in addon_files():
                 _add(zf, path.relative_to(ADDON).as_posix(), path.read_bytes())
             for name in names:

@@ -1,4 +1,5 @@
-"""Before/after contact sheet of a folder: DIR/before_N.png on top, DIR/after_N.png below.
+"""Before/after contact sheet of a folder: DIR/before_N.png on top, DIR/after_N.png below, captioned
+with the instruction and the applied edit when DIR/result.json (headless.py --json) is there.
 
 python scripts/contact_sheet.py DIR OUT.png    (the quick start runs it on headless --images output)
 """
@@ -10,7 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evlm_batch.contact import contact_sheet  # noqa: E402
+from evlm.headless_result import HeadlessResult  # noqa: E402
+from evlm_batch.contact import caption, contact_sheet  # noqa: E402
 from evlm_batch.mesh_scene import atomic_write  # noqa: E402
 
 
@@ -26,5 +28,9 @@ if __name__ == "__main__":
     before, after = views(folder, "before"), views(folder, "after")
     if not before or not after:
         raise SystemExit(f"need before_N.png and after_N.png in {folder} (nothing was applied?)")
-    atomic_write(out, contact_sheet(before, after))
+    lines: list[str] = []
+    if (folder / "result.json").is_file():
+        result = HeadlessResult.model_validate_json((folder / "result.json").read_bytes())
+        lines = caption(result.instruction, result.applied)
+    atomic_write(out, contact_sheet(before, after, lines))
     print(out)

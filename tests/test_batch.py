@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import math
 import os
@@ -13,17 +14,21 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import numpy as np
 import pytest
 import trimesh
-from PIL import Image
+from PIL import Image, ImageDraw
 from trimesh.visual import TextureVisuals
 from trimesh.visual.material import PBRMaterial
 
-from evlm.edits import EditPlan, parse_plan, validate_plan
+from evlm.edits import OP_CLASSES, EditPlan, parse_plan, validate_plan
+from evlm.protocol import Limits
 from evlm_batch import cli
+from evlm_batch.blend_worker import ANIMATION_OPS
+from evlm_batch.contact import LABEL_W, LINE_H, PAD, caption_font, contact_sheet, drawable, wrap_lines
 from evlm_batch.jobs import BatchInputError, build_jobs, discover_scenes, parse_instructions
 from evlm_batch.mesh_scene import (
     MeshSceneError,
@@ -33,6 +38,7 @@ from evlm_batch.mesh_scene import (
     load_mesh_scene,
     scene_graph,
 )
+from evlm_batch.records import JobRecord
 from evlm_batch.results import ResultsLog, read_results
 from evlm_server.engine.base import Cancelled, EngineResult
 from evlm_server.engine.null import NullEngine
@@ -266,16 +272,72 @@ def test_a_row_naming_an_unknown_scene_is_rejected(tmp_path: Path) -> None:
         discover_scenes([tmp_path / "missing"])
 
 
+def _record(key: str, **kw) -> JobRecord:  # noqa: ANN003
+    return JobRecord(
+        key=key, scene="/s.glb", instruction="i", renderer="mesh", endpoint="e", started_at="t", pid=1, **kw
+    )
+
+
 def test_results_log_survives_a_torn_last_line(tmp_path: Path) -> None:
     path = tmp_path / "results.jsonl"
     with ResultsLog(path) as log:
-        log.write({"key": "a", "status": "ok"})
+        log.write(_record("a"))
     with path.open("ab") as f:
         f.write(b'{"key": "b", "sta')  # a crash mid-write
     assert set(read_results(path)) == {"a"}
     with ResultsLog(path) as log:
-        log.write({"key": "c", "status": "error"})
-    assert read_results(path) == {"a": {"key": "a", "status": "ok"}, "c": {"key": "c", "status": "error"}}
+        c = _record("c")
+        c.fail("timeout", "no answer")
+        log.write(c)
+    with path.open("a") as f:
+        f.write(json.dumps({"key": "d", "status": "ok"}) + "\n")  # not a record: its job runs again
+    assert read_results(path) == {"a": _record("a"), "c": c}
+    assert read_results(path)["c"].error.code == "timeout"
+
+
+# ---------------------------------------------------------------- contact sheets
+def _png(color: tuple[int, int, int], size: int = 64) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (size, size), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_contact_sheet_caption_and_frame_labels() -> None:
+    before, after = [_png((200, 0, 0))] * 2, [_png((0, 0, 200))] * 2
+    with Image.open(io.BytesIO(contact_sheet(before, after, thumb=64))) as plain:
+        bare = np.asarray(plain.convert("RGB"))
+    caption = ['"make it cozier"', "applied 2. Warmer lamp", "  " + "set the lamp's colour to warm white " * 6]
+    with Image.open(io.BytesIO(contact_sheet(before, after, caption, thumb=64))) as im:
+        sheet = np.asarray(im.convert("RGB"))
+    wrapped = wrap_lines(caption, caption_font(), sheet.shape[1] - 12, ImageDraw.Draw(Image.new("RGB", (1, 1))))
+    assert len(wrapped) > len(caption) and all(w.startswith("  ") for w in wrapped[2:])  # long lines wrap, indented
+    assert sheet.shape[0] == bare.shape[0] + len(wrapped) * LINE_H + PAD  # a band of text above the rows
+    band = sheet[: len(wrapped) * LINE_H]
+    assert (band.max(axis=-1) > 150).sum() > 500  # text drawn in it
+    assert np.array_equal(sheet[-bare.shape[0] :], bare)  # the rows themselves unchanged
+    # An animation edit: each image carries its frame.
+    frames = ([1, 12], [1, 12])
+    with Image.open(io.BytesIO(contact_sheet(before, after, frames=frames, thumb=64))) as im:
+        labelled = np.asarray(im.convert("RGB"))
+    assert labelled.shape == bare.shape and not np.array_equal(labelled, bare)
+    ys, xs = np.nonzero((labelled != bare).any(axis=-1))
+    row_tops = [PAD, PAD + 64 + PAD]
+    assert xs.min() >= LABEL_W and all(any(0 <= y - top < LINE_H + 4 for top in row_tops) for y in ys)
+    assert {any(y - top < LINE_H + 4 for y in ys if y >= top) for top in row_tops} == {True}  # both rows labelled
+    with pytest.raises(ValueError, match="one frame number per image"):
+        contact_sheet(before, after, frames=([1], [1, 12]))
+
+
+def test_caption_characters_the_font_lacks_get_ascii_stand_ins() -> None:
+    font = caption_font()
+    assert drawable("Ball: scale ×2, frames 1→48 (10°)", font) == "Ball: scale x2, frames 1->48 (10°)"
+    assert drawable("\ue001", font) == "?"
+
+
+def test_animation_ops_are_ops_of_the_vocabulary() -> None:
+    names = {typing.get_args(cls.model_fields["op"].annotation)[0] for cls in OP_CLASSES}
+    assert ANIMATION_OPS < names
+    assert {"retime", "set_frame_range", "insert_keyframe"} <= ANIMATION_OPS and "translate" not in ANIMATION_OPS
 
 
 # ---------------------------------------------------------------- whole batches, scripted engine
@@ -316,7 +378,7 @@ def mesh_folder(tmp_path: Path) -> Path:
     return folder
 
 
-def batch(*args: str) -> int:
+def batch_process(*args: str) -> subprocess.CompletedProcess:
     """`evlm-batch ARGS` in its own process, as a pipeline runs it. Its own process also because
     OSMesa's LLVM and triton's (imported with torch by other tests) crash when one process loads
     both, OSMesa first."""
@@ -324,7 +386,11 @@ def batch(*args: str) -> int:
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     if proc.returncode not in (0, 1, 2):
         pytest.fail(f"evlm-batch died with status {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
-    return proc.returncode
+    return proc
+
+
+def batch(*args: str) -> int:
+    return batch_process(*args).returncode
 
 
 def _run(folder: Path, out: Path, endpoint: str, *extra: str) -> int:
@@ -426,7 +492,34 @@ def test_bad_input_exits_2_and_runs_nothing(tmp_path: Path, capsys) -> None:  # 
     assert cli.main(["--scenes", str(tmp_path), "--instructions", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "i.csv:2: no instruction" in capsys.readouterr().err
     assert cli.main(["--scenes", str(tmp_path / "nope"), "-i", "x", "--out", str(tmp_path / "o")]) == 2
+    # The limits are the wire contract's: what a server would refuse is refused here, before any work.
+    limits = Limits()
+    too_long = "x" * (limits.max_instruction_chars + 1)
+    assert cli.main(["--scenes", str(tmp_path), "-i", too_long, "--out", str(tmp_path / "o")]) == 2
+    assert f"longer than {limits.max_instruction_chars} characters" in capsys.readouterr().err
+    side = math.isqrt(limits.max_pixels)
+    for flag, value in (("--views", limits.max_views + 1), ("--size", side + 1)):
+        assert cli.main(["--scenes", str(tmp_path), "-i", "x", "--out", str(tmp_path / "o"), flag, str(value)]) == 2
+        assert f"--views is at most {limits.max_views} and --size between 16 and {side}" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--scenes", str(tmp_path), "-i", "x", "--out", str(tmp_path / "o"), "--timeout", "0"])
+    assert e.value.code == 2 and "must be above 0" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_server_that_is_down_fails_the_batch_at_once(tmp_path: Path) -> None:
+    """Nothing listens: the batch says so before the first job, instead of waiting out every job's timeout."""
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for i in range(3):
+        write_room(folder / f"room{i}.glb")
+    down = f"ipc://{tmp_path}/nobody.sock"
+    proc = batch_process("--scenes", str(folder), "-i", "warmer", "--out", str(tmp_path / "out"),
+                         "--endpoint", down, "--timeout", "4", "--no-progress")  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert f"1 of 1 servers unreachable; nothing was run:\n  {down}: no answer within 4 s" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "out" / "results.jsonl").exists()  # no job ran, so none waited out its timeout
 
 
 # ---------------------------------------------------------------- Ray
@@ -434,7 +527,7 @@ def test_ray_mode_spreads_jobs_over_ray_workers(serve, mesh_folder: Path, tmp_pa
     # Found, not imported: Ray's native module and triton's (imported with torch by later tests)
     # crash together in one process, so Ray stays in the batch's own process.
     if importlib.util.find_spec("ray") is None:
-        pytest.skip("Ray is the optional extra `ray` (pip install 'evlm-blender[ray]'); setup.sh installs it")
+        pytest.skip("Ray is the optional extra `ray` (pip install -e '.[ray]'); setup.sh installs it")
     engine = ScriptedEngine()
     servers = [serve(engine), serve(engine)]
     out = tmp_path / "out"
@@ -492,7 +585,7 @@ def test_mixed_folder_against_the_tiny_checkpoint(tiny_server: str, mesh_folder:
             assert all(Path(p).is_file() and out in Path(p).parents for p in r["outputs"]["edited"])
             assert Path(r["outputs"]["contact_sheet"]).is_file()
         else:
-            assert r["not_applied"] and not r["outputs"]
+            assert r["not_applied"] and r["outputs"] == {"edited": [], "contact_sheet": None}
     if with_blend and records["sample.blend"]["applied"]:
         assert records["sample.blend"]["outputs"]["edited"][0].endswith("edited.blend")
     # Resume: nothing left to do but the corrupt files.
@@ -513,7 +606,12 @@ def test_batch_speaks_curve_to_an_encrypted_server(serve, tmp_path: Path) -> Non
             "--no-progress", "--timeout", "3"]  # fmt: skip
     key_args = ["--server-key", str(keys / "server.key"), "--client-key", str(keys / "clients" / "client0.key_secret")]
     assert batch(*base, "--out", str(tmp_path / "ok"), *key_args) == 0
-    assert batch(*base, "--out", str(tmp_path / "plain")) == 1  # no keys: the server never answers
+    # No keys: the server never answers; the check before the batch says so and runs nothing ...
+    proc = batch_process(*base, "--out", str(tmp_path / "plain"))
+    assert proc.returncode == 2 and f"{server.endpoint}: no answer within 3 s" in proc.stderr
+    assert not (tmp_path / "plain" / "results.jsonl").exists()
+    # ... and without the check, each job times out on its own.
+    assert batch(*base, "--out", str(tmp_path / "plain"), "--no-server-check") == 1
     assert lines(tmp_path / "plain")[0]["error"]["code"] == "timeout"
     assert cli.main([*base, "--out", str(tmp_path / "half"), key_args[0], key_args[1]]) == 2
 
@@ -543,3 +641,42 @@ def test_blend_files_go_through_blender_and_the_addons_apply(serve, tmp_path: Pa
     assert sha1(scene) == before  # the input is never written
     assert set(r["timings"]) >= {"open", "capture", "suggest", "apply", "total"}
     assert not list(out.glob("scenes/*/before_*.png"))  # the views went into the sheet, then away
+
+
+class RetimeEngine(NullEngine):
+    """One suggestion: the scene's first animated object twice as slow (an animation edit)."""
+
+    name = "retime"
+
+    def _answer(self, req):  # noqa: ANN001, ANN202
+        animated = req.scene.animation.objects[0].object
+        return EngineResult(reasoning="slower", timings={"total": 0.0}, plan=validate_plan({
+            "reasoning": "r", "suggestions": [{"title": "Slower bounce", "rationale": "r", "confidence": 0.8, "ops": [
+                {"op": "retime", "targets": [animated], "factor": 2.0, "pivot_frame": 1.0}]}]}, req.scene))  # fmt: skip
+
+
+@pytest.mark.skipif(not BLENDER_PYTHON.exists(), reason="the .blend leg needs .venv-blender (scripts/setup_blender.sh)")
+def test_an_animation_edit_gets_a_sheet_across_time_with_its_caption(serve, tmp_path: Path) -> None:  # noqa: ANN001
+    server = serve(RetimeEngine())
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    (folder / "sample.blend").write_bytes(SAMPLE_BLEND.read_bytes())  # a bouncing ball over frames 1-48
+    out = tmp_path / "out"
+    assert _run(folder, out, server.endpoint, "--apply", "best") == 0
+    (r,) = lines(out)
+    assert r["applied"]["title"] == "Slower bounce"
+    with Image.open(r["outputs"]["contact_sheet"]) as im:
+        sheet = np.asarray(im.convert("RGB")).astype(int)
+    # Five frames of the scene camera per row (the request itself had two 64 px orbit views).
+    thumb = 192
+    top = sheet.shape[0] - 2 * (thumb + PAD) - PAD
+    rows = [sheet[top + r * (thumb + PAD) :][:thumb] for r in (0, 1)]
+    assert sheet.shape[1] >= LABEL_W + 5 * (thumb + PAD), sheet.shape
+    # Frame 1 is the pivot: the same before and after; later frames show the ball elsewhere in its bounce.
+    first = slice(LABEL_W + 30, LABEL_W + thumb)  # the first image, below its frame label
+    later = slice(sheet.shape[1] // 2, sheet.shape[1] - PAD)
+    assert np.abs(rows[0][30:thumb, first] - rows[1][30:thumb, first]).mean() < 0.5
+    assert np.abs(rows[0][30:thumb, later] - rows[1][30:thumb, later]).mean() > 0.5
+    # The caption above the rows: its text is drawn (light pixels on the dark band).
+    band = sheet[:top]
+    assert band.shape[0] >= 3 * LINE_H and (band.max(axis=-1) > 150).sum() > 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -25,7 +26,11 @@ def test_source_manifest() -> None:
     m = tomllib.loads(SOURCE_MANIFEST)
     assert (m["schema_version"], m["id"], m["type"], m["blender_version_min"]) == ("1.0.0", "evlm", "add-on", "4.2.0")
     assert m["version"] == build_addon.project_version()
-    assert set(m["permissions"]) == {"network", "files"} and m["license"]
+    assert set(m["permissions"]) == {"network", "files"} and m["license"] == ["SPDX:MIT"]
+    assert re.fullmatch(r"[^<>]+ <[^@\s<>]+@[^@\s<>]+\.[a-z]+>", m["maintainer"]), m["maintainer"]
+    assert m["website"].startswith("https://")
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")  # what SPDX:MIT and pyproject's license name
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"] == "MIT"
     assert all(len(reason) <= 64 and not reason.endswith(".") for reason in m["permissions"].values())
     names = {build_addon._dist(Path(w).name) for w in m["wheels"]}
     assert names == {build_addon._norm(p.split("==")[0]) for p in build_addon.PINS} | {"evlm_core"}
@@ -79,7 +84,8 @@ def test_build_linux_zip(tmp_path) -> None:  # noqa: ANN001
     assert manifest["wheels"] == tomllib.loads(SOURCE_MANIFEST)["wheels"]
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
-        assert {"__init__.py", "ui.py", "preferences.py", "headless.py"} <= names
+        assert {"__init__.py", "ui.py", "preferences.py", "headless.py", "LICENSE"} <= names
+        assert zf.read("LICENSE") == (ROOT / "LICENSE").read_bytes()
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         assert not [n for n in names if n.endswith((".safetensors", ".bin", ".pt"))]  # no model weights
         project = next(n for n in names if n.startswith("wheels/evlm_core-"))

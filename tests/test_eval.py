@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -268,3 +269,56 @@ def test_evlm_eval_rejects_bad_input(tmp_path, tiny_checkpoint, capsys):
         with pytest.raises(SystemExit) as e:
             main(["--model", str(tiny_checkpoint), "--data", str(data), *bad])
         assert e.value.code == 2
+
+
+# ---------------------------------------------------------------- latency per request
+class TimedEngine:
+    """A batch takes `wall_s`; request i reports its own generation as `own[i]` seconds (prefill +
+    reason + answer), or fails."""
+
+    max_batch = 8
+
+    def __init__(self, records, own, wall_s=0.3):
+        self.records, self.own, self.wall_s = {r.id: r for r in records}, own, wall_s
+
+    def run(self, batch):
+        time.sleep(self.wall_s)
+        out = []
+        for req, own in zip(batch, self.own, strict=True):
+            r = self.records[req.id]
+            stages = {"prefill": 0.01, "reason": own - 0.02, "answer": 0.01, "total": self.wall_s}
+            out.append(RuntimeError("boom") if own is None else EngineResult(r.reasoning, r.plan, timings=stages))
+        return out
+
+
+def test_latency_is_measured_per_request_not_per_batch(tmp_path):
+    from training.eval.harness import predict, request_latencies
+
+    examples = select(load_dataset_dir(write_dataset(tmp_path / "ds")), ["test"])[:3]
+    preds = predict(TimedEngine([e.record for e in examples], [0.05, 0.15, 0.10]), examples, batch=3)
+    lat = [p.latency_s for p in preds]
+    # Each request: the batch's shared work (wall - longest generation) plus its own generation.
+    assert lat[1] == max(lat) and lat[1] - lat[0] == pytest.approx(0.10) and lat[2] - lat[0] == pytest.approx(0.05)
+    assert 0.3 <= lat[1] < 0.3 + 0.2  # the slowest request waited the whole batch
+    # A failed request, or an engine without per-request stages, gets the batch's wall time.
+    ok = EngineResult("r", examples[0].record.plan, timings={"prefill": 0.1, "reason": 0.2, "answer": 0.1})
+    assert request_latencies([ok, RuntimeError("x")], 1.0) == [pytest.approx(1.0), 1.0]
+    bare = EngineResult("r", examples[0].record.plan, timings={"total": 0.5})
+    assert request_latencies([bare, bare], 0.7) == [0.7, 0.7]
+
+
+def test_evlm_eval_defaults_to_the_built_in_model(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("torch")
+    from evlm_server.cli import BUILTIN_MODEL
+    from training.eval.cli import main, parser
+
+    monkeypatch.delenv("EVLM_MODEL", raising=False)
+    assert parser().parse_args(["--data", "d"]).model == str(BUILTIN_MODEL)
+    monkeypatch.setenv("EVLM_MODEL", "/some/model")
+    assert parser().parse_args(["--data", "d"]).model == "/some/model"
+    monkeypatch.delenv("EVLM_MODEL")
+    data, out = write_dataset(tmp_path / "ds"), tmp_path / "report"
+    argv = ["--data", str(data), "--splits", "test", "--limit", "1", "--out", str(out), "--device", "cpu",
+            "--max-reasoning-tokens", "8", "--no-progress"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert json.loads((out / "metrics.json").read_text())["config"]["model"] == str(BUILTIN_MODEL)

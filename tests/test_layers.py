@@ -9,7 +9,6 @@ transformers or PIL.
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from draw_layers import edges, packages  # noqa: E402
+
 PACKAGES = ("evlm", "evlm_server", "blender_addon", "evlm_batch", "training")
 
 # Which package may import which (besides itself). Training may use the server's engine and prompt
@@ -31,35 +33,14 @@ ALLOWED = {
 }
 
 
-def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
-    """(line, imported module, names used from it) for every import in a file: the names it
-    imports, and attributes read off a module it binds (`import a.b as m; m._x` uses `_x`)."""
-    tree = ast.parse(path.read_text(), str(path))
-    out, bound = [], {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                out.append((node.lineno, a.name, []))
-                bound[a.asname or a.name.split(".")[0]] = len(out) - 1
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.append((node.lineno, node.module, [a.name for a in node.names]))
-            for a in node.names:
-                bound[a.asname or a.name] = len(out) - 1
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
-            out[bound[node.value.id]][2].append(node.attr)
-    return out
-
-
 def _edges() -> list[tuple[str, str, str, list[str]]]:
-    edges = []
-    for pkg in PACKAGES:
-        for path in sorted((ROOT / pkg).rglob("*.py")):
-            for line, module, names in _imports(path):
-                top = module.split(".")[0]
-                if top in PACKAGES and top != pkg:
-                    edges.append((pkg, top, f"{path.relative_to(ROOT)}:{line} {module}", names))
-    return edges
+    """(package, imported package, "file:line module", names used): scripts/draw_layers.py's import
+    reading, the one docs/layers.png is drawn from."""
+    return edges(ROOT, list(PACKAGES))
+
+
+def test_every_package_has_a_rule() -> None:
+    assert set(packages(ROOT)) == set(PACKAGES) == set(ALLOWED), "a new package needs its place in ALLOWED"
 
 
 def test_every_arrow_points_down_or_sideways_as_allowed() -> None:
@@ -93,3 +74,15 @@ def test_the_core_imports_neither_torch_nor_bpy() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_picture_of_the_layers_is_drawn_from_the_code(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    import draw_layers
+
+    assert draw_layers.main(["--out", str(tmp_path / "layers.png")]) == 0
+    assert (tmp_path / "layers.png").read_bytes().startswith(b"\x89PNG")
+    text = capsys.readouterr().out
+    rows = {line.split()[2]: int(line.split()[1]) for line in text.splitlines() if line.startswith("row ")}
+    assert set(rows) == set(PACKAGES) and rows["evlm"] == 0  # the core at the bottom
+    assert all(rows[a] > rows[b] for a, b, _, _ in _edges())  # every arrow points down
+    assert draw_layers.main(["--out", str(tmp_path / "layers.svg")]) == 2

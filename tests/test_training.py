@@ -8,9 +8,11 @@ the same group, and pairs.jsonl pairs them for DPO.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from evlm.scene import SceneGraph, SceneObject
 from tests.test_data import write_images
 from training import cli
 from training.data.loader import load_dataset_dir
-from training.train import ConfigError, config_from_dict, load_config, read_log, step_batches
+from training.train import ConfigError, Progress, config_from_dict, load_config, read_log, step_batches
 
 SPECS = [
     ("make the cube bigger", "Cube", 2.0),
@@ -403,3 +405,41 @@ def test_resume_runs_nothing_a_checkpoint_folder_holds(tmp_path):
     with pytest.raises(ValueError, match="state.pt"):
         load_checkpoint(folder, model, opt, sched)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- progress
+METER = r"(\d+)/(\d+) \[(\d\d:\d\d)<(\d\d:\d\d|\?)"  # done/total [elapsed<ETA
+
+
+def test_cli_shows_progress_with_total_elapsed_and_eta(checkpoint, data, tmp_path, capsys):
+    """Off a terminal (here: captured), evlm-train prints meter lines: the reference pass batch by
+    batch-count, then every step with its values; each with done/total, elapsed and ETA."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(_cfg(checkpoint, data, tmp_path / "out", steps=2, train_split="val")))
+    assert cli.main(["rkto", "--config", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    reference = [line for line in out if line.startswith("reference:")]
+    steps = [line for line in out if line.startswith("rkto:")]
+    assert re.search(r" 0/2 \[00:00<\?", reference[0]) and re.search(METER, reference[-1])  # 4 records: 1 + 1 batch
+    assert re.search(METER, reference[-1]).group(1, 2) == ("2", "2")
+    done = [re.search(METER, line).group(1, 2) for line in steps if "loss=" in line]
+    assert done == [("1", "2"), ("2", "2")] and all(re.search(METER, line).group(4) != "?" for line in steps[1:])
+    assert "loss=" in steps[-1] and "lr=" in steps[-1] and "grad_norm=" in steps[-1]
+    assert any(line.startswith("event=start") for line in out)  # other rows stay key=value lines
+    assert out[-1].startswith("evlm-train: model written to")
+
+
+def test_progress_on_a_terminal_is_one_live_bar(capsys):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    meter = Progress(3, "sft", unit="step", file=term)
+    meter.update(1)
+    meter.update(2, {"loss": 0.123456})
+    meter.write("event=eval eval_loss=0.1")
+    meter.close()
+    text = term.getvalue()
+    assert "\r" in text and "2/3" in text and "loss=0.1235" in text and "event=eval eval_loss=0.1\n" in text
+    assert text.count("\n") <= 3  # redrawn in place, not a line per update

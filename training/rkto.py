@@ -24,7 +24,9 @@ happened yet, so every process gets the same numbers).
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,18 +123,30 @@ def segment_logps(model, collate, items, cfg, device) -> torch.Tensor:
     return sequence_logps(*forward_targets(model, batch, cfg, device))
 
 
+def reference_batches(data: AlignData, cfg: TrainConfig) -> int:
+    """How many forward passes compute_reference makes for `data`."""
+    return math.ceil(len(data.examples) / cfg.batch_size) * (2 if data.partner else 1)
+
+
 @torch.no_grad()
-def compute_reference(model, collate, data: AlignData, cfg: TrainConfig, device: torch.device) -> None:
-    """Fill data.ref (and data.ref_kl) with the current model's log-probs, per segment."""
+def compute_reference(
+    model, collate, data: AlignData, cfg: TrainConfig, device: torch.device, on_batch: Callable[[], None] = lambda: None
+) -> None:
+    """Fill data.ref (and data.ref_kl) with the current model's log-probs, per segment;
+    `on_batch()` after each forward pass (the progress meter)."""
     was_training = model.training
     model.eval()
     n, bs = len(data.examples), cfg.batch_size
     chunks = [list(range(i, min(i + bs, n))) for i in range(0, n, bs)]
-    data.ref = torch.cat(
-        [segment_logps(model, collate, [data.examples[i] for i in c], cfg, device).cpu() for c in chunks]
-    )
+
+    def logps(items: list) -> torch.Tensor:
+        out = segment_logps(model, collate, items, cfg, device).cpu()
+        on_batch()
+        return out
+
+    data.ref = torch.cat([logps([data.examples[i] for i in c]) for c in chunks])
     if data.partner:
-        data.ref_kl = torch.cat([segment_logps(model, collate, kl_items(data, c), cfg, device).cpu() for c in chunks])
+        data.ref_kl = torch.cat([logps(kl_items(data, c)) for c in chunks])
     model.train(was_training)
 
 
@@ -234,9 +248,13 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
 
     # The reference: the starting weights, before any update (and before a resume loads newer ones).
     t0 = time.perf_counter()
-    compute_reference(model, collate, train, cfg, device)
+    total = reference_batches(train, cfg) + (reference_batches(evals, cfg) if evals is not None else 0)
+    meter = log.start_progress(total, "reference", unit="batch")
+    tick = meter.advance if meter is not None else (lambda: None)
+    compute_reference(model, collate, train, cfg, device, tick)
     if evals is not None:
-        compute_reference(model, collate, evals, cfg, device)
+        compute_reference(model, collate, evals, cfg, device, tick)
+    log.end_progress()
     ref_s = time.perf_counter() - t0
 
     clock = Clock(cfg.time_budget_s)
@@ -253,6 +271,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
                 reference_s=ref_s, processes=dist.world, **cfg.extra)  # fmt: skip
 
     model.train()
+    log.start_progress(cfg.steps, cfg.mode, initial=start)
     per_step = cfg.batch_size * cfg.grad_accum * dist.world  # examples (dpo: pairs) of a step, all processes
     clock.resume(state if ckpt is not None else None)
     for step in range(start, cfg.steps):
@@ -271,6 +290,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
         lr = sched.get_last_lr()[0]
         grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
+        log.tick(done)
         last = done == cfg.steps or dist.any(clock.up())  # stop on steps or on time (every process alike)
         if done % cfg.log_every == 0 or last:
             dt = time.perf_counter() - t0

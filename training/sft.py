@@ -97,6 +97,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
                 **cfg.extra)  # fmt: skip
 
     model.train()
+    log.start_progress(cfg.steps, "sft", initial=start)
     clock.resume(state if ckpt is not None else None)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
@@ -115,6 +116,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
         lr = sched.get_last_lr()[0]
         grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
+        log.tick(done)
         last = done == cfg.steps or dist.any(clock.up())  # stop on steps or on time (every process alike)
         if done % cfg.log_every == 0 or last:
             dt = time.perf_counter() - t0

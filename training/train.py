@@ -20,6 +20,7 @@ import math
 import pickle
 import random
 import shutil
+import sys
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -415,9 +416,81 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# ---------------------------------------------------------------- logs, plot, export
+# ---------------------------------------------------------------- logs, progress, plot, export
+class Progress:
+    """How far a loop is: done / total, elapsed time, rate and ETA (tqdm's meter). On a terminal a
+    live bar; elsewhere (a log file, CI) lines: one at the start, one per `update` that carries
+    values (`postfix`), and one whenever QUIET_S passed without one, so a log shows the same
+    numbers without carriage-return noise and never goes quiet for long."""
+
+    FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+    QUIET_S = 15.0
+
+    def __init__(self, total: int, desc: str, initial: int = 0, unit: str = "step", file: Any = None) -> None:
+        from tqdm import tqdm
+
+        self.file = file if file is not None else sys.stdout
+        self.total, self.desc, self.unit, self.initial, self.n = total, desc, unit, initial, initial
+        self.t0 = self.last_line = time.perf_counter()
+        isatty = getattr(self.file, "isatty", None)
+        self.bar = (
+            tqdm(total=total, initial=initial, desc=desc, unit=unit, file=self.file, dynamic_ncols=True)
+            if isatty is not None and isatty()
+            else None
+        )
+        if self.bar is None:
+            self._print("")
+
+    def update(self, n: int, postfix: dict[str, Any] | None = None) -> None:
+        """`n` done so far; `postfix` (values to show beside the meter) also prints a line off a terminal."""
+        self.n = n
+        text = " ".join(f"{k}={_short(v)}" for k, v in (postfix or {}).items())
+        if self.bar is not None:
+            self.bar.n = n
+            if postfix:
+                self.bar.set_postfix_str(text, refresh=False)
+            self.bar.refresh()
+        elif postfix is not None or time.perf_counter() - self.last_line >= self.QUIET_S:
+            self._print(text)
+
+    def advance(self, k: int = 1) -> None:
+        """`k` more done (the last one also prints its line off a terminal)."""
+        n = self.n + k
+        self.update(n, {} if n == self.total else None)
+
+    def _print(self, postfix: str) -> None:
+        print(self.line(postfix), file=self.file, flush=True)
+        self.last_line = time.perf_counter()
+
+    def line(self, postfix: str = "") -> str:
+        from tqdm import tqdm
+
+        return tqdm.format_meter(
+            self.n, self.total, time.perf_counter() - self.t0, prefix=self.desc, unit=self.unit,
+            initial=self.initial, postfix=postfix or None, bar_format=self.FORMAT,
+        )  # fmt: skip
+
+    def write(self, text: str) -> None:
+        """A line above the live bar (or just a line)."""
+        if self.bar is not None:
+            self.bar.write(text, file=self.file)
+        else:
+            print(text, file=self.file, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 class Logger:
-    """JSON lines in OUT/log.jsonl (appended: a resumed run continues the same file)."""
+    """JSON lines in OUT/log.jsonl (appended: a resumed run continues the same file). With `echo`,
+    the rows are shown too: a training step's values beside the progress meter (`start_progress`),
+    other rows (start, resume, eval) as key=value lines."""
 
     def __init__(self, cfg: TrainConfig, echo: bool = True, enabled: bool = True) -> None:
         self.path = Path(cfg.out) / "log.jsonl"
@@ -426,6 +499,24 @@ class Logger:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.echo = echo
         self.t0 = time.perf_counter()
+        self.progress: Progress | None = None
+
+    def start_progress(self, total: int, desc: str, initial: int = 0, unit: str = "step") -> Progress | None:
+        """A progress meter shown while echoing (None otherwise); log rows with a `loss` update it."""
+        self.end_progress()
+        if self.enabled and self.echo:
+            self.progress = Progress(total, desc, initial, unit)
+        return self.progress
+
+    def end_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
+
+    def tick(self, step: int) -> None:
+        """Move the meter to `step` done (between logged steps)."""
+        if self.progress is not None:
+            self.progress.update(step)
 
     def log(self, **row: Any) -> None:
         if not self.enabled:
@@ -433,8 +524,16 @@ class Logger:
         row = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
-        if self.echo:
-            print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+        if not self.echo:
+            return
+        if self.progress is not None and "loss" in row and "step" in row:
+            self.progress.update(row["step"], {k: v for k, v in row.items() if k != "step"})
+            return
+        line = " ".join(f"{k}={v}" for k, v in row.items())
+        if self.progress is not None:
+            self.progress.write(line)
+        else:
+            print(line, flush=True)
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -496,6 +595,7 @@ def finish_run(cfg: TrainConfig, model, log: Logger, title: str, dist: Dist) -> 
     """End of a training run: the main process plots the losses and exports OUT/model (LoRA
     merged); every process waits for it, then leaves the process group. Returns OUT/model."""
     out = Path(cfg.out) / "model"
+    log.end_progress()
     if dist.is_main:
         plot_losses(log.path, out.parent / "loss.png", title)
         export_model(dist.unwrap(model), cfg.model, out)

@@ -17,7 +17,7 @@ import pytest
 from conftest import serving
 
 from evlm.client import RequestTimeout
-from evlm.edits import EditPlan
+from evlm.headless_result import HeadlessResult
 from evlm.session import best_index
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,12 +59,11 @@ def test_run_applies_the_best_and_saves_a_copy(endpoint, input_blend, tmp_path) 
         "make the corner feel cozier for an evening shot", endpoint, CaptureSettings(**SMALL),
         apply_best=True, save_as=out_path, timeout=60,
     )  # fmt: skip
-    plan = EditPlan.model_validate(out["plan"])
-    best = out["best"]
-    assert out["applied"]["index"] == best and out["applied"]["title"] == plan.suggestions[best].title
-    assert out["applied"]["lines"] and out["saved_as"] == str(out_path.resolve())
-    assert out["timings"]["capture"] > 0 and out["file"] == str(input_blend)
-    json.dumps(out)  # JSON-ready
+    plan, best = out.plan, out.best
+    assert out.applied.index == best and out.applied.title == plan.suggestions[best].title
+    assert out.applied.lines and out.saved_as == str(out_path.resolve())
+    assert out.timings["capture"] > 0 and out.file == str(input_blend)
+    assert HeadlessResult.model_validate_json(json.dumps(out.to_json())) == out  # JSON and back, unchanged
 
     applied = extract_scene_graph(bpy.context.scene)
     assert applied != before
@@ -91,7 +90,7 @@ def _usable(suggestion: Any) -> bool:
 def test_run_without_apply_changes_nothing(endpoint, input_blend) -> None:  # noqa: ANN001
     before = extract_scene_graph(bpy.context.scene)
     out = headless.run("make it brighter", endpoint, CaptureSettings(**SMALL), timeout=60)
-    assert out["applied"] is None and out["saved_as"] is None and out["plan"]["suggestions"]
+    assert out.applied is None and out.saved_as is None and out.plan.suggestions
     assert extract_scene_graph(bpy.context.scene) == before
 
 
@@ -100,9 +99,9 @@ def test_run_with_only_a_hand_off_applies_and_saves_nothing(null_endpoint, input
     out = headless.run(
         "remove the lamp", null_endpoint, CaptureSettings(**SMALL), apply_best=True, save_as=tmp_path / "o.blend"
     )
-    assert [op["op"] for s in out["plan"]["suggestions"] for op in s["ops"]] == ["generative_edit"]
-    assert out["best"] is None and out["applied"] is None and out["saved_as"] is None
-    assert "none of the 1 suggestions" in out["not_applied"]
+    assert [op.op for s in out.plan.suggestions for op in s.ops] == ["generative_edit"]
+    assert out.best is None and out.applied is None and out.saved_as is None
+    assert "none of the 1 suggestions" in out.not_applied
     assert not (tmp_path / "o.blend").exists() and extract_scene_graph(bpy.context.scene) == before
 
 
@@ -161,6 +160,12 @@ def test_command_line_refuses_bad_input(input_blend, tmp_path) -> None:  # noqa:
     assert proc.returncode == 2 and "apply_best" in proc.stderr
     proc = cli("--blend", str(tmp_path / "missing.blend"), "--instruction", "x")
     assert proc.returncode == 2 and "no such file" in proc.stderr
+    (tmp_path / "corrupt.blend").write_bytes(input_blend.read_bytes()[:4096])  # a truncated file
+    (tmp_path / "notes.blend").write_text("not a blend file\n")
+    for name, reason in (("corrupt.blend", "Missing DNA block"), ("notes.blend", "not supported")):
+        proc = cli("--blend", str(tmp_path / name), "--instruction", "x")
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert f"error: {name}: not a readable .blend file" in proc.stderr and reason in proc.stderr
     proc = cli("--blend", str(input_blend), "--instruction", "x", "--views", "0")
     assert proc.returncode == 2 and "views" in proc.stderr
     proc = cli("--blend", str(input_blend), "--server-key", "k")

@@ -1,20 +1,23 @@
 """`evlm-eval`: evaluate a checkpoint with the real engine on a dataset folder.
 `evlm-eval --blender ...`: the Blender-built evaluation set instead (training/eval/blender/cli.py).
 
-    evlm-eval --model PATH --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
+    evlm-eval [--model PATH] --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
               [--device cpu] [--engine auto|hf|fast] [--max-reasoning-tokens N] [--max-answer-tokens N]
               [--tolerance T] [--all-variants] [--seed S]
 
-Writes report.md, metrics.json, metrics.png and predictions.jsonl to --out (report.py) and
-prints the markdown table. Exit status: 0 done, 2 bad arguments, data or checkpoint.
+The model defaults to $EVLM_MODEL, else the built-in EVLM-tiny (as `evlm-server serve`). Writes
+report.md, metrics.json, metrics.png and predictions.jsonl to --out (report.py) and prints the
+markdown table. Exit status: 0 done, 2 bad arguments, data or checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from evlm.cliargs import add_version, positive_int
+from evlm_server.cli import BUILTIN_MODEL, ENV_MODEL
 from evlm_server.device import DEVICES, device_arg
 from training.data.loader import DatasetError, load_dataset_dir
 from training.data.validate import SPLITS
@@ -48,7 +51,11 @@ def parser() -> argparse.ArgumentParser:
         "the Blender-built evaluation set instead (see `evlm-eval --blender --help`).",
     )
     add_version(p)
-    p.add_argument("--model", required=True, help="Hugging Face checkpoint folder")
+    p.add_argument(
+        "--model",
+        default=os.environ.get(ENV_MODEL) or str(BUILTIN_MODEL),
+        help=f"Hugging Face checkpoint folder (default: ${ENV_MODEL}, else the built-in EVLM-tiny)",
+    )
     p.add_argument("--data", required=True, help="dataset folder (train/val/test/gen .jsonl + images)")
     p.add_argument("--splits", type=_splits, default=["test", "gen"], help="comma-separated splits (default test,gen)")
     p.add_argument("--limit", type=positive_int, default=None, help="at most N records per split")

@@ -4,9 +4,12 @@ Each record becomes the `EngineRequest` the server would build (format.engine_re
 decoded by `evlm_server.images.decode_image`, as the server decodes them), batches go through
 `engine.run`, and every answer is scored against the record's gold plan (metrics.py).
 
-Latency of a request: the wall time of the `engine.run` call that answered it (what a client of
-a server running batches of that size waits, without the wire); with `batch=1` it is the
-single-request latency.
+Latency of a request (`request_latencies`): from the start of the `engine.run` call that answered
+it to the end of that request's own generation (the engine's per-request `prefill`, `reason`
+and `answer` timings), plus the batch's shared work (prompt building before generation, result
+checks after it): the wall time minus the longest request's generation. Requests that finish
+early in a batch show it, so mean, p50 and p90 differ; with `batch=1` it is the call's wall time.
+An engine that reports no per-request stages gets the wall time for every request.
 
 By default only the "correct" variant records are evaluated: their plans are the gold ones.
 The other variants (wrong magnitude, wrong target, contradiction) exist to train RKTO and hold
@@ -67,10 +70,11 @@ def predict(
             results: list[EngineResult | Exception] = engine.run(requests)
         except Exception as e:  # the engine contract returns failures, but a broken batch must not end the run
             results = [e] * len(chunk)
-        latency = time.perf_counter() - t0
+        wall = time.perf_counter() - t0
         if len(results) != len(chunk):
             raise RuntimeError(f"engine answered {len(results)} of {len(chunk)} requests")
-        for ex, res in zip(chunk, results, strict=True):
+        latencies = request_latencies(results, wall)
+        for ex, res, latency in zip(chunk, results, latencies, strict=True):
             if isinstance(res, Exception):
                 out.append(prediction_from_exception(ex.record.id, res, latency))
             else:
@@ -79,6 +83,23 @@ def predict(
                 )
         on_batch(len(chunk))
     return out
+
+
+STAGES = ("prefill", "reason", "answer")  # an engine's per-request generation time, in seconds
+
+
+def request_latencies(results: Sequence[EngineResult | Exception], wall: float) -> list[float]:
+    """Each request's latency in a batch that took `wall` seconds (module docstring): its own
+    generation plus the batch's shared work; `wall` for a failed request or without stage timings."""
+    own = [
+        sum(r.timings[k] for k in STAGES)
+        if isinstance(r, EngineResult) and all(k in r.timings for k in STAGES)
+        else None
+        for r in results
+    ]
+    known = [t for t in own if t is not None]
+    shared = max(0.0, wall - max(known)) if known else wall
+    return [wall if t is None else min(wall, shared + t) for t in own]
 
 
 def score(examples: Sequence[Example], predictions: Sequence[Prediction], tol: float = TOLERANCE) -> list[dict]:
