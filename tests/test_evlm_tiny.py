@@ -64,6 +64,20 @@ def test_subset_keeps_whole_groups_and_their_pairs(tmp_path: Path) -> None:
     assert (out / "images").resolve() == (SAMPLE / "images").resolve()
 
 
+def test_export_shards_a_larger_model_into_files_of_at_most_15_mb(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from transformers import AutoTokenizer
+
+    from evlm_server.cli import BUILTIN_MODEL
+
+    src = evlm_tiny.random_checkpoint(tmp_path / "m", AutoTokenizer.from_pretrained(BUILTIN_MODEL), "small")
+    monkeypatch.setattr(evlm_tiny, "SHARD", "2MB")  # the same code path as 15MB on a 7.5 MB-sized model
+    dst = evlm_tiny.export(src, tmp_path / "exported")
+    shards = sorted(dst.glob("model-*.safetensors"))
+    assert len(shards) >= 3 and all(f.stat().st_size <= 2 * 10**6 for f in shards)
+    assert (dst / "model.safetensors.index.json").is_file()
+    assert evlm_tiny.parameter_count(dst) == evlm_tiny.parameter_count(src)  # every weight, once
+
+
 def test_export_halves_the_weights_and_writes_the_card(init: Path, tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file
@@ -89,7 +103,9 @@ def test_serve_without_a_model_loads_the_built_in_one(tmp_path: Path) -> None:
     from evlm_server.cli import BUILTIN_MODEL, ENV_MODEL
     from tests.server_process import server_process
 
-    assert (BUILTIN_MODEL / "model.safetensors").stat().st_size <= 40 * 2**20
+    shipped = list(BUILTIN_MODEL.parent.glob("*/model*.safetensors"))  # every built-in model's weights
+    assert shipped and sum(f.stat().st_size for f in shipped) <= 40 * 10**6
+    assert all(f.stat().st_size <= 15 * 10**6 for f in shipped)  # shards a GPU run can bring back
     assert (BUILTIN_MODEL / "README.md").is_file()  # the model card
     sample = Path(__file__).resolve().parents[1] / "examples" / "sample_scene"
     scene = SceneGraph.model_validate_json((sample / "scene.json").read_text())
@@ -112,7 +128,7 @@ def test_serve_without_a_model_loads_the_built_in_one(tmp_path: Path) -> None:
         (["init", "/nonexistent/data", "out"], "no train.jsonl"),
         (["subset", str(SAMPLE), "out", "--groups", "0"], "--groups must be at least 1"),
         (["export", "/nonexistent/model", "out"], "no config.json"),
-        (["card", str(SAMPLE), "--eval", str(SAMPLE)], "no model.safetensors"),
+        (["card", str(SAMPLE), "--eval", str(SAMPLE)], "no config.json"),
     ],
 )
 def test_cli_rejects_bad_input_before_any_work(argv: list[str], message: str, capsys, tmp_path: Path) -> None:  # noqa: ANN001

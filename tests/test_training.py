@@ -130,6 +130,128 @@ def test_data_order_is_a_function_of_the_step():
     assert seen[:5] != seen[5:10]  # a new order per epoch
 
 
+def test_config_checks_the_time_budget_and_compile_keys():
+    base = {"model": "m", "data": "d", "out": "o"}
+    for bad in (0, -5, float("inf"), True, "10"):
+        with pytest.raises(ConfigError, match="time_budget_s"):
+            config_from_dict(base | {"time_budget_s": bad})
+    with pytest.raises(ConfigError, match="compile"):
+        config_from_dict(base | {"compile": "yes"})
+    with pytest.raises(ConfigError, match="data_workers"):
+        config_from_dict(base | {"data_workers": -1})
+    assert config_from_dict(base | {"time_budget_s": 90}).time_budget_s == 90
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_schedule_follows_the_time_budget_not_the_step_count(schedule):
+    """With a time budget the schedule's position is the spent share of the time: the same step
+    gets a different learning rate at a different time, and the rate reaches zero when the time
+    is up, however few or many steps that took (steps is only an upper bound)."""
+    from training.train import Clock, make_scheduler
+
+    cfg = config_from_dict({"model": "m", "data": "d", "out": "o", "steps": 10**6, "lr": 1.0, "schedule": schedule,
+                            "warmup_steps": 2, "time_budget_s": 100})  # fmt: skip
+    now = FakeTime()
+    clock = Clock(cfg.time_budget_s, now=now)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    sched = make_scheduler(cfg, opt, clock)
+    lrs = {}
+    for t in [1, 2, 25, 50, 75, 99, 100, 130]:
+        now.t = 1000.0 + t
+        opt.step()
+        sched.step()  # sets the rate of the next step at time t
+        lrs[t] = sched.get_last_lr()[0]
+    assert lrs[1] == pytest.approx(2 / 3)  # warmup is counted in steps: (1 + 1) / (2 + 1)
+    assert lrs[2] == 1.0 and clock.warm_s == 2.0  # the warmup ended at 2 s: the schedule's time zero
+    # then t = (time - 2) / (100 - 2): 23/98, 48/98, 73/98 at 25, 50, 75 s
+    expected = {25: 0.7653, 50: 0.5102, 75: 0.2551} if schedule == "linear" else {25: 0.8701, 50: 0.516, 75: 0.1522}
+    for t, v in expected.items():
+        assert lrs[t] == pytest.approx(v, abs=1e-4)
+    assert lrs[100] == 0.0 and lrs[130] == 0.0 and clock.up()
+    # resumed from a checkpoint that had spent 51 s: the clock, and so the rate, continue from there
+    clock.resume({"elapsed_s": 51.0, "warm_s": 2.0})
+    assert clock.position() == pytest.approx(0.5) and not clock.up()
+
+
+def test_sft_stops_on_time_and_resume_continues_the_budget(checkpoint, data, tmp_path, monkeypatch):
+    """A run with a time budget and a huge step count stops when its time is up, saves, logs and
+    exports there; its learning rate fell to zero on the way. A resumed run starts from the time
+    its checkpoint had spent."""
+    import training.train as train
+    from training.sft import train_sft
+
+    now = FakeTime()
+    monkeypatch.setattr(train.time, "perf_counter", lambda: now.t)
+
+    import training.sft as sft
+
+    real = sft.clip_and_step
+
+    def slow_step(*args, **kw):  # every step takes 10 fake seconds
+        now.t += 10.0
+        return real(*args, **kw)
+
+    monkeypatch.setattr(sft, "clip_and_step", slow_step)
+    cfg = _cfg(checkpoint, data, tmp_path / "out", steps=10**6, time_budget_s=55, schedule="cosine", save_every=2)
+    model = train_sft(config_from_dict(cfg), echo=False)
+    rows = [r for r in read_log(tmp_path / "out/log.jsonl") if "loss" in r]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6]  # 6 x 10 s > 55 s: up after the 6th step
+    lrs = [r["lr"] for r in rows]
+    assert lrs[0] == cfg["lr"] and all(a > b for a, b in zip(lrs, lrs[1:], strict=False)) and lrs[-1] < 0.1 * lrs[0]
+    assert (tmp_path / "out/checkpoints/step-000006").is_dir() and (model / "config.json").is_file()
+    state = torch.load(tmp_path / "out/checkpoints/step-000004/state.pt", weights_only=False)
+    assert state["elapsed_s"] == pytest.approx(40.0) and state["warm_s"] == 0.0  # no warmup: time zero
+    # Resume from step 4 with a longer budget: 40 s were spent, so 3 more steps of 10 s reach 65 s.
+    shutil.rmtree(tmp_path / "out/checkpoints/step-000006")
+    shutil.rmtree(tmp_path / "out/model")
+    train_sft(config_from_dict(cfg | {"time_budget_s": 65}), echo=False)
+    resumed = [r for r in read_log(tmp_path / "out/log.jsonl") if "loss" in r][6:]
+    assert [r["step"] for r in resumed] == [5, 6, 7]
+
+
+def test_loading_in_worker_processes_gives_the_same_records_and_errors(tmp_path, monkeypatch):
+    import training.data.loader as loader
+
+    sample = Path(__file__).resolve().parents[1] / "examples" / "sample_dataset"
+    monkeypatch.setattr(loader, "CHUNK", 8)  # several chunks, so several processes
+    assert loader.read_split(sample / "train.jsonl", workers=2) == loader.read_split(sample / "train.jsonl")
+    lines = (sample / "train.jsonl").read_text().splitlines()
+    lines[20] = lines[20].replace('"split":"train"', '"split":"val"').replace('"split": "train"', '"split": "val"')
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(loader.DatasetError, match="train.jsonl:21: split"):
+        loader.read_split(tmp_path / "train.jsonl", sample, workers=2)
+
+
+def test_preencoded_batches_are_the_batches(checkpoint, data):
+    """Encoding every example once in worker processes gives the very batches that encoding on
+    demand gives (mismatched-pair items too)."""
+    from evlm_server.engine.hf import load_processor
+    from training.data.format import answer_text, reasoning_text
+    from training.rkto import PairCollator
+
+    examples = load_dataset_dir(data)["train"]
+    other = examples[3].record
+    items = [*examples[:5], (examples[0], reasoning_text(other.reasoning), answer_text(other.plan))]
+    plain = PairCollator(load_processor(checkpoint), prompt_format=2)
+    cached = PairCollator(load_processor(checkpoint), prompt_format=2)
+    cached.preencode(items, checkpoint, workers=2)
+    assert len(cached.cache) == len(items)
+    a, b = plain(items), cached(items)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k], k
+    plain.cache = {("x", None, None): {}}
+    assert plain.encode(examples[6]) != {}  # another record: encoded on demand
+
+
 # ---------------------------------------------------------------- SFT
 SFT_STEPS = 60
 

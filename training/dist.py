@@ -104,6 +104,10 @@ class Dist:
         t = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
         return float(self.accelerator.reduce(t, reduction="sum")[0])
 
+    def any(self, flag: bool) -> bool:
+        """True if `flag` is true on any process (so that all stop on time together)."""
+        return flag if not self.accelerator else self.sum(float(flag)) > 0
+
     def gather(self, obj: Any) -> list:
         """Every process's `obj` (picklable), in rank order."""
         if not self.accelerator:

@@ -24,16 +24,42 @@ from training import tiny
 
 ARCH = "qwen2_vl"
 VOCAB_SIZE = 4096
-TEXT = dict(
-    hidden_size=192,
-    intermediate_size=512,
-    num_hidden_layers=4,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    tie_word_embeddings=True,
-    rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [6, 9, 9]},
-)
+
+
+def _text(hidden: int, intermediate: int, layers: int, heads: int, kv_heads: int) -> dict:
+    half = hidden // heads // 2  # rope dimensions per head, split over (time, height, width) as Qwen2-VL does
+    section = [half - 2 * (3 * half // 8), 3 * half // 8, 3 * half // 8]
+    return dict(hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
+                num_attention_heads=heads, num_key_value_heads=kv_heads, tie_word_embeddings=True,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": section})  # fmt: skip
+
+
+# Architectures by name (text tower; the vision tower is the same one-block tower for all, its
+# hidden size the text's). "tiny" is the shipped EVLM-tiny; scripts/bench_model_size.py measures
+# the 6-view suggest latency of each on a CPU, which picks the built-in model's size (README).
+SIZES = {
+    "tiny": _text(192, 512, 4, 4, 2),  # 2.5 M parameters
+    "tiny-deep": _text(192, 512, 8, 4, 2),
+    "small": _text(256, 768, 4, 4, 2),
+    "small-deep": _text(256, 768, 6, 4, 2),
+    "wide": _text(384, 1024, 4, 6, 2),
+    "base": _text(320, 1024, 6, 5, 1),
+    "large": _text(384, 1280, 8, 6, 2),
+}
+SIZE = "tiny"  # the shipped built-in model's (trained on CPU by scripts/build_evlm_tiny.sh)
+# What the one GPU run trains, side by side (scripts/device/train_small.sh): the shipped architecture,
+# whose 6-view suggest bench_model_size.py puts well within 2 s on the 2-core CPU, and the next
+# larger, which it puts at about 2 s; the run's evals and ship.sh's latency here pick the one to
+# ship (README, "Training on a lent GPU").
+GPU_SIZES = ("tiny", "small")
+TEXT = SIZES[SIZE]
 VISION = dict(depth=1, embed_dim=64, hidden_size=192, mlp_ratio=2, num_heads=4)
+
+
+def vision_config(size: str) -> dict:
+    return VISION | {"hidden_size": SIZES[size]["hidden_size"]}
+
+
 # 56x56 pixels per view after resizing: 4x4 patches, 4 tokens after the 2x2 merge. The views
 # mostly confirm what the scene graph says; 6 views then cost 24 prompt tokens.
 MIN_PIXELS = MAX_PIXELS = 56 * 56
@@ -59,19 +85,32 @@ def corpus(data: str | Path, limit: int = 4000, seed: int = 0) -> Iterator[str]:
         yield answer_text(record.plan)
 
 
-def init_checkpoint(data: str | Path, out: str | Path, vocab_size: int = VOCAB_SIZE, seed: int = 0) -> Path:
+def init_checkpoint(
+    data: str | Path, out: str | Path, vocab_size: int = VOCAB_SIZE, seed: int = 0, size: str = SIZE
+) -> Path:
     """Write EVLM-tiny's untrained checkpoint (tokenizer trained on `data`'s train split) to `out`."""
+    tokenizer = tiny.wrap_tokenizer(tiny.train_tokenizer(corpus(data, seed=seed), vocab_size), CHAT_TEMPLATE)
+    return random_checkpoint(out, tokenizer, size, seed)
+
+
+def random_checkpoint(out: str | Path, tokenizer, size: str = SIZE, seed: int = 0) -> Path:
+    """Random weights of architecture `size` (SIZES) for `tokenizer`, as a checkpoint folder `out`."""
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}: expected one of {', '.join(SIZES)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    tokenizer = tiny.wrap_tokenizer(tiny.train_tokenizer(corpus(data, seed=seed), vocab_size), CHAT_TEMPLATE)
-    tiny.build_checkpoint(out, tokenizer, ARCH, seed, TEXT, VISION, CHAT_TEMPLATE, (MIN_PIXELS, MAX_PIXELS))
+    pixels = (MIN_PIXELS, MAX_PIXELS)
+    tiny.build_checkpoint(out, tokenizer, ARCH, seed, SIZES[size], vision_config(size), CHAT_TEMPLATE, pixels)
     write_prompt_format(out, PROMPT_FORMAT)
     return out
 
 
+SHARD = "15MB"  # the largest weights file export writes (a GPU run's files come back in files of 16 MiB at most)
+
+
 def export(src: str | Path, dst: str | Path, card: str | None = None) -> Path:
     """Copy a trained checkpoint to `dst` with bf16 weights (half the size; the engine computes
-    in float32 on CPU) and, if given, the model card as README.md."""
+    in float32 on CPU), in files of at most SHARD, and, if given, the model card as README.md."""
     import shutil
 
     import torch
@@ -81,7 +120,7 @@ def export(src: str | Path, dst: str | Path, card: str | None = None) -> Path:
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model = AutoModelForImageTextToText.from_pretrained(src, dtype=torch.float32)
-    model.to(torch.bfloat16).save_pretrained(tmp)
+    model.to(torch.bfloat16).save_pretrained(tmp, max_shard_size=SHARD)
     for f in src.iterdir():
         if f.is_file() and not (tmp / f.name).exists() and f.suffix in (".json", ".jinja", ".txt"):
             shutil.copy2(f, tmp / f.name)
@@ -99,14 +138,14 @@ def parameter_count(path: str | Path) -> dict[str, int]:
     from safetensors import safe_open
 
     counts: dict[str, int] = {}
-    with safe_open(str(Path(path) / "model.safetensors"), "pt") as f:
-        for name in f.keys():  # noqa: SIM118 (safe_open is not a dict)
-            n = f.get_slice(name).get_shape()
-            size = 1
-            for d in n:
-                size *= d
-            part = "vision" if ".visual." in f".{name}" else "text"
-            counts[part] = counts.get(part, 0) + size
+    for shard in sorted(Path(path).glob("model*.safetensors")):  # one file, or shards
+        with safe_open(str(shard), "pt") as f:
+            for name in f.keys():  # noqa: SIM118 (safe_open is not a dict)
+                size = 1
+                for d in f.get_slice(name).get_shape():
+                    size *= d
+                part = "vision" if ".visual." in f".{name}" else "text"
+                counts[part] = counts.get(part, 0) + size
     counts["total"] = sum(counts.values())
     return counts
 
@@ -141,8 +180,17 @@ def _write(path: Path, lines: list[str]) -> None:
     tmp.replace(path)
 
 
-def model_card(model: str | Path, eval_dir: str | Path, runs: dict[str, tuple[str, float]], hardware: str) -> str:
-    """EVLM-tiny's README.md: what it is, how it was made, the eval table, its limits."""
+def model_card(
+    model: str | Path,
+    eval_dir: str | Path,
+    runs: dict[str, tuple[str, float]],
+    hardware: str,
+    recipe: str | None = None,
+    before: str | Path | None = None,
+) -> str:
+    """EVLM-tiny's README.md: what it is, how it was made (`recipe`: markdown for the recipe
+    section, default the CPU build's), the eval table, the previous model's eval on the same
+    records (`before`: its evlm-eval folder), the loss curve (loss.png in `model`), its limits."""
     from training.eval.report import markdown_table
     from training.train import read_log
 
@@ -153,10 +201,17 @@ def model_card(model: str | Path, eval_dir: str | Path, runs: dict[str, tuple[st
         log = read_log(Path(out, "log.jsonl"))
         start = next(r for r in log if r.get("event") == "start")
         steps = [r for r in log if "step" in r and "loss" in r]
-        rows.append(f"| {stage} | {start.get('train')} | {len(steps)} | {steps[0]['loss']:.3f} -> "
+        rows.append(f"| {stage} | {start.get('train')} | {steps[-1]['step']} | {steps[0]['loss']:.3f} -> "
                     f"{steps[-1]['loss']:.3f} | {minutes:.1f} |")  # fmt: skip
     cfg = metrics["config"]
     vocab = json.loads(Path(model, "tokenizer.json").read_text())
+    extra = ""
+    if before is not None:
+        extra += "\n\nAgainst the previous built-in model on the same records and settings:\n\n" + compare_table(
+            metrics, json.loads(Path(before, "metrics.json").read_text())
+        )
+    if Path(model, "loss.png").is_file():
+        extra += "\n\nTraining loss (the SFT run): ![loss curve](loss.png)"
     return CARD.format(
         vocab=len(vocab["model"]["vocab"])
         + sum(t["id"] >= len(vocab["model"]["vocab"]) for t in vocab["added_tokens"]),
@@ -164,10 +219,33 @@ def model_card(model: str | Path, eval_dir: str | Path, runs: dict[str, tuple[st
         text=params["text"] / 1e6,
         vision=params["vision"] / 1e6,
         hardware=hardware,
+        recipe=(recipe or RECIPE).strip(),
         runs="\n".join(rows),
-        table=markdown_table(metrics["groups"]),
+        table=markdown_table(metrics["groups"]) + extra,
         settings=", ".join(f"{k}: {v}" for k, v in cfg.items()),
     )
+
+
+def compare_table(now: dict, before: dict) -> str:
+    """Per split, this model's and the previous one's headline metrics (evlm-eval metrics.json)."""
+    keys = [("schema_valid", "valid"), ("target_f1", "target F1"), ("op_accuracy", "op acc"),
+            ("plan_accuracy", "plan acc"), ("consistency", "consistency")]  # fmt: skip
+    lines = ["| split | model | n | " + " | ".join(t for _, t in keys) + " |", "|---|---|---:|" + "---:|" * len(keys)]
+    for split in ("test", "gen"):
+        for name, m in (("now", now), ("before", before)):
+            g = m["groups"].get(f"split={split}")
+            if g:
+                cells = " | ".join("-" if g.get(k) is None else f"{g[k]:.3f}" for k, _ in keys)
+                lines.append(f"| {split} | {name} | {g['n']} | {cells} |")
+    return "\n".join(lines)
+
+
+RECIPE = """`bash scripts/build_evlm_tiny.sh` rebuilds it from nothing: `evlm-synth` (8,000 procedural scenes,
+3 views of 64 px, 3 frames) -> `python -m training.evlm_tiny init` (tokenizer + untrained weights)
+-> `evlm-train sft --config configs/evlm_tiny/sft.toml` -> the same with `sft2.toml`, then `sft3.toml`
+(more SFT, each from the previous run's model: a second and a third cosine cycle) -> `evlm-train rkto
+--config configs/evlm_tiny/rkto.toml` (on a subset: RKTO precomputes reference log-probs over all of
+its data) -> `evlm-eval` -> `python -m training.evlm_tiny export`."""
 
 
 CARD = """# EVLM-tiny
@@ -185,12 +263,7 @@ Loaded by the generic Hugging Face engine like any other checkpoint; nothing is 
 
 ## Recipe
 
-`bash scripts/build_evlm_tiny.sh` rebuilds it from nothing: `evlm-synth` (8,000 procedural scenes,
-3 views of 64 px, 3 frames) -> `python -m training.evlm_tiny init` (tokenizer + untrained weights)
--> `evlm-train sft --config configs/evlm_tiny/sft.toml` -> the same with `sft2.toml`, then `sft3.toml`
-(more SFT, each from the previous run's model: a second and a third cosine cycle) -> `evlm-train rkto
---config configs/evlm_tiny/rkto.toml` (on a subset: RKTO precomputes reference log-probs over all of
-its data) -> `evlm-eval` -> `python -m training.evlm_tiny export`.
+{recipe}
 
 Hardware: {hardware}.
 
@@ -227,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("data")
     a.add_argument("out")
     a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--size", choices=list(SIZES), default=SIZE, help=f"architecture (default {SIZE})")
     b = sub.add_parser("subset", help="a small alignment dataset (all variants of N train groups)")
     b.add_argument("data")
     b.add_argument("out")
@@ -239,14 +313,20 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--eval", required=True, help="evlm-eval output folder of this model (metrics.json)")
     d.add_argument("--run", action="append", default=[], help="STAGE=OUT_FOLDER=MINUTES of a training run (repeatable)")
     d.add_argument("--hardware", default="unknown")
+    d.add_argument("--recipe", help="markdown file: the recipe section (default: the CPU build's)")
+    d.add_argument("--before", help="evlm-eval output folder of the previous model on the same records")
     args = p.parse_args(argv)
     # Check every input before any work, so a bad one costs nothing and names itself (exit 2).
     needs = {"init": [("data", "train.jsonl")], "subset": [("data", "train.jsonl"), ("data", "val.jsonl"),
              ("data", "pairs.jsonl")], "export": [("model", "config.json")],
-             "card": [("model", "model.safetensors"), ("model", "tokenizer.json"), ("eval", "metrics.json")]}  # fmt: skip
+             "card": [("model", "config.json"), ("model", "tokenizer.json"), ("eval", "metrics.json")]}  # fmt: skip
     for arg, name in needs[args.cmd]:
         if not Path(getattr(args, arg), name).is_file():
             p.error(f"{getattr(args, arg)}: no {name} (expected a {'dataset' if arg == 'data' else arg} folder)")
+    if args.cmd == "card" and args.before and not Path(args.before, "metrics.json").is_file():
+        p.error(f"--before {args.before}: no metrics.json (expected an evlm-eval folder)")
+    if args.cmd == "card" and args.recipe and not Path(args.recipe).is_file():
+        p.error(f"--recipe {args.recipe}: no such file")
     if args.cmd == "subset" and args.groups < 1:
         p.error(f"--groups must be at least 1, got {args.groups}")
     runs: dict[str, tuple[str, float]] = {}
@@ -259,13 +339,15 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(parts[1], "log.jsonl").is_file():
             p.error(f"--run {r!r}: no log.jsonl in {parts[1]}")
     if args.cmd == "init":
-        print(init_checkpoint(args.data, args.out, seed=args.seed))
+        print(init_checkpoint(args.data, args.out, seed=args.seed, size=args.size))
     elif args.cmd == "subset":
         print(subset(args.data, args.out, args.groups))
     elif args.cmd == "export":
         print(export(args.model, args.dst))
     else:
-        _write(Path(args.model, "README.md"), model_card(args.model, args.eval, runs, args.hardware).splitlines())
+        recipe = Path(args.recipe).read_text() if args.recipe else None
+        card = model_card(args.model, args.eval, runs, args.hardware, recipe, args.before)
+        _write(Path(args.model, "README.md"), card.splitlines())
     return 0
 
 

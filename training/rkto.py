@@ -40,6 +40,7 @@ from training.forward import forward_targets
 from training.losses import dpo_loss, kl_estimate_z0, kto_loss, mismatched_pairs, rkto_loss, sequence_logps
 from training.sft import select_examples
 from training.train import (
+    Clock,
     ConfigError,
     Logger,
     TrainConfig,
@@ -223,7 +224,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     dist = Dist.create(cfg.device, cfg.batch_size)
     device = dist.device(pick_device(cfg.device))
     seed_everything(cfg.seed)
-    dataset = load_dataset_dir(cfg.data, data_splits(cfg))
+    dataset = load_dataset_dir(cfg.data, data_splits(cfg), cfg.data_workers)
     train = prepare(select_examples(dataset, cfg.train_split, cfg.used_variants), dataset.pairs, cfg.mode, cfg.seed)
     log = Logger(cfg, echo, enabled=dist.is_main)
     evals = None
@@ -239,6 +240,11 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
         raise ConfigError(f"no {what} in the {cfg.train_split!r} split of {cfg.data}")
     model, processor = load_model(cfg, device)
     collate = PairCollator(processor, cfg.max_length, prompt_format=prompt_format_of(cfg))
+    for part in (train, evals):
+        if part is not None:
+            collate.preencode(
+                part.examples + kl_items(part, list(range(len(part.partner)))), cfg.model, cfg.data_workers
+            )
 
     # The reference: the starting weights, before any update (and before a resume loads newer ones).
     t0 = time.perf_counter()
@@ -251,12 +257,14 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     log.end_progress()
     ref_s = time.perf_counter() - t0
 
-    opt, sched = make_optimizer(cfg, model)
+    clock = Clock(cfg.time_budget_s)
+    opt, sched = make_optimizer(cfg, model, clock)
     model, opt = dist.prepare(model, opt)  # several processes: DDP (or the accelerate config's wrapper)
     start = 0
     ckpt = latest_checkpoint(cfg) if cfg.resume else None
     if ckpt is not None:
-        start = load_checkpoint(ckpt, model, opt, sched, dist)["step"]
+        state = load_checkpoint(ckpt, model, opt, sched, dist)
+        start = state["step"]
         log.log(event="resume", step=start, checkpoint=str(ckpt))
     else:
         log.log(event="start", mode=cfg.mode, train=len(train), eval=len(evals or []), steps=cfg.steps,
@@ -265,6 +273,7 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
     model.train()
     log.start_progress(cfg.steps, cfg.mode, initial=start)
     per_step = cfg.batch_size * cfg.grad_accum * dist.world  # examples (dpo: pairs) of a step, all processes
+    clock.resume(state if ckpt is not None else None)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         total, metrics = 0.0, []
@@ -282,12 +291,16 @@ def train_align(cfg: TrainConfig, echo: bool = True) -> Path:
         grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
         log.tick(done)
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        last = done == cfg.steps or dist.any(clock.up())  # stop on steps or on time (every process alike)
+        if done % cfg.log_every == 0 or last:
             dt = time.perf_counter() - t0
-            log.log(step=done, loss=total / per_step, lr=lr, grad_norm=grad_norm, s=dt, **_mean(metrics))
-        if evals is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
+            log.log(step=done, loss=total / per_step, lr=lr, grad_norm=grad_norm, s=dt, elapsed_s=clock.elapsed(),
+                    **_mean(metrics))  # fmt: skip
+        if evals is not None and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             log.log(step=done, **eval_align(dist.unwrap(model), collate, evals, cfg, device, dist))
-        if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
-            save_checkpoint(cfg, model, opt, sched, done, dist=dist)
+        if (cfg.save_every and done % cfg.save_every == 0) or last:
+            save_checkpoint(cfg, model, opt, sched, done, clock.state(), dist)
+        if last:
+            break
 
     return finish_run(cfg, model, log, f"{cfg.mode.upper()} {Path(cfg.model).name}", dist)

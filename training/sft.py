@@ -20,6 +20,7 @@ from training.dist import Dist
 from training.forward import forward_targets
 from training.losses import sft_loss
 from training.train import (
+    Clock,
     ConfigError,
     Logger,
     TrainConfig,
@@ -72,21 +73,24 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
     dist = Dist.create(cfg.device, cfg.batch_size)
     device = dist.device(pick_device(cfg.device))
     seed_everything(cfg.seed)
-    data = load_dataset_dir(cfg.data, data_splits(cfg))
+    data = load_dataset_dir(cfg.data, data_splits(cfg), cfg.data_workers)
     train = select_examples(data, cfg.train_split, cfg.used_variants)
     evals = select_examples(data, cfg.eval_split, cfg.used_variants, cfg.eval_limit)
     if not train:
         raise ConfigError(f"no {cfg.train_split!r} records of variants {cfg.used_variants} in {cfg.data}")
     model, processor = load_model(cfg, device)
     collate = Collator(processor, cfg.max_length, prompt_format=prompt_format_of(cfg))
-    opt, sched = make_optimizer(cfg, model)
+    collate.preencode(train + evals, cfg.model, cfg.data_workers)
+    clock = Clock(cfg.time_budget_s)
+    opt, sched = make_optimizer(cfg, model, clock)
     model, opt = dist.prepare(model, opt)  # several processes: DDP (or the accelerate config's wrapper)
     log = Logger(cfg, echo, enabled=dist.is_main)
 
     start = 0
     ckpt = latest_checkpoint(cfg) if cfg.resume else None
     if ckpt is not None:
-        start = load_checkpoint(ckpt, model, opt, sched, dist)["step"]
+        state = load_checkpoint(ckpt, model, opt, sched, dist)
+        start = state["step"]
         log.log(event="resume", step=start, checkpoint=str(ckpt))
     else:
         log.log(event="start", mode="sft", train=len(train), eval=len(evals), steps=cfg.steps, processes=dist.world,
@@ -94,6 +98,7 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
 
     model.train()
     log.start_progress(cfg.steps, "sft", initial=start)
+    clock.resume(state if ckpt is not None else None)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         mine = dist.share(step_batches(cfg, len(train), step, dist.world))
@@ -112,12 +117,16 @@ def train_sft(cfg: TrainConfig, echo: bool = True) -> Path:
         grad_norm = clip_and_step(cfg, model, opt, sched, dist)
         done = step + 1
         log.tick(done)
-        if done % cfg.log_every == 0 or done == cfg.steps:
+        last = done == cfg.steps or dist.any(clock.up())  # stop on steps or on time (every process alike)
+        if done % cfg.log_every == 0 or last:
             dt = time.perf_counter() - t0
-            log.log(step=done, loss=total / n_tokens, lr=lr, grad_norm=grad_norm, tokens=n_tokens, tok_s=n_tokens / dt)
-        if evals and ((cfg.eval_every and done % cfg.eval_every == 0) or done == cfg.steps):
+            log.log(step=done, loss=total / n_tokens, lr=lr, grad_norm=grad_norm, tokens=n_tokens, tok_s=n_tokens / dt,
+                    elapsed_s=clock.elapsed())  # fmt: skip
+        if evals and ((cfg.eval_every and done % cfg.eval_every == 0) or last):
             log.log(step=done, eval_loss=eval_loss(dist.unwrap(model), collate, evals, cfg, device, dist))
-        if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
-            save_checkpoint(cfg, model, opt, sched, done, dist=dist)
+        if (cfg.save_every and done % cfg.save_every == 0) or last:
+            save_checkpoint(cfg, model, opt, sched, done, clock.state(), dist)
+        if last:
+            break
 
     return finish_run(cfg, model, log, f"SFT {Path(cfg.model).name}", dist)

@@ -54,7 +54,8 @@ class TrainConfig:
     train_split: str = "train"
     eval_split: str | None = "val"  # None: no eval loss
     variants: list[str] | None = None  # record variants used; None: sft -> ["correct"], alignment -> all
-    steps: int = 100  # optimizer steps
+    steps: int = 100  # optimizer steps (with time_budget_s: at most this many)
+    time_budget_s: float | None = None  # stop on time: seconds of the training loop; the schedule follows it
     batch_size: int = 4  # examples (dpo: pairs) per micro-batch
     grad_accum: int = 1  # micro-batches per optimizer step
     lr: float = 1e-5
@@ -65,6 +66,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     bf16: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    compile: bool = False  # torch.compile the model's forward (pays only on a long enough run: measure)
+    data_workers: int = 0  # >0: tokenize every example once before training (>1: in that many processes)
     lora: dict | None = None  # None: full fine-tuning; {} or {r, alpha, dropout, target_modules}: LoRA
     freeze_vision: bool = True  # keep the vision tower frozen (full fine-tuning)
     max_length: int | None = None  # longer examples are an error (never truncated)
@@ -89,7 +92,7 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ConfigError(f"{name}: must be a positive integer, got {v!r}")
-        for name in ("eval_every", "save_every", "warmup_steps"):
+        for name in ("eval_every", "save_every", "warmup_steps", "data_workers"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ConfigError(f"{name}: must be a non-negative integer, got {v!r}")
@@ -101,6 +104,13 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or isinstance(v, bool) or not (v >= 0 and math.isfinite(v)):
                 raise ConfigError(f"{name}: must be a non-negative number, got {v!r}")
+        t = self.time_budget_s
+        if t is not None and (
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not (t > 0 and math.isfinite(t))
+        ):
+            raise ConfigError(f"time_budget_s: must be a positive number of seconds or null, got {t!r}")
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile: must be true or false, got {self.compile!r}")
         if self.lora is not None:
             if not isinstance(self.lora, dict):
                 raise ConfigError(f"lora: must be a table/object or null, got {self.lora!r}")
@@ -197,7 +207,10 @@ def load_model(cfg: TrainConfig, device: torch.device):
         for name, p in model.named_parameters():
             if ".visual." in f".{name}" or name.startswith("visual."):
                 p.requires_grad_(False)
-    return model.to(device), processor
+    model = model.to(device)
+    if cfg.compile:
+        model.compile(dynamic=True)  # in place: parameter names, checkpoints and export stay the same
+    return model, processor
 
 
 def sample_indices(n: int, seed: int, start: int, count: int) -> list[int]:
@@ -235,23 +248,67 @@ def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- optimizer and schedule
-def make_optimizer(cfg: TrainConfig, model) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+class Clock:
+    """The training loop's wall clock against `time_budget_s` (none: never up).
+
+    Stop on time: the loop ends after the step during which the budget ran out (`up`). The
+    learning-rate schedule follows the same clock (`position`), so a run whose steps turn out
+    slower or faster than expected still decays and reaches the end of its schedule when its
+    time does, with no step-time estimate to get wrong. A checkpoint keeps `state()`, and a
+    resumed run continues the budget from there (`resume`)."""
+
+    def __init__(self, budget_s: float | None, now=None) -> None:
+        self.budget_s, self.now = budget_s, now or time.perf_counter
+        self.warm_s: float | None = None  # when the warmup ended (the schedule's time zero)
+        self.resume(None)
+
+    def resume(self, state: dict | None) -> None:
+        """(Re)start the clock: from zero, or from a checkpoint's `state()`."""
+        state = state or {}
+        self.t0 = self.now() - state.get("elapsed_s", 0.0)
+        self.warm_s = state.get("warm_s", self.warm_s)  # no warmup: the schedule's first call set it, at 0
+
+    def state(self) -> dict:
+        return {"elapsed_s": self.elapsed(), "warm_s": self.warm_s}
+
+    def elapsed(self) -> float:
+        return self.now() - self.t0
+
+    def position(self) -> float:
+        """The spent share of the budget after the warmup, in [0, 1] (the first call ends the warmup)."""
+        if self.warm_s is None:
+            self.warm_s = self.elapsed()
+        return min(1.0, (self.elapsed() - self.warm_s) / max(self.budget_s - self.warm_s, 1e-9))
+
+    def up(self) -> bool:
+        return self.budget_s is not None and self.elapsed() >= self.budget_s
+
+
+def make_optimizer(
+    cfg: TrainConfig, model, clock: Clock | None = None
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("nothing to train: every parameter is frozen")
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return opt, make_scheduler(cfg, opt)
+    return opt, make_scheduler(cfg, opt, clock)
 
 
-def make_scheduler(cfg: TrainConfig, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warmup, then the configured schedule (stepped once per optimizer step)."""
+def make_scheduler(
+    cfg: TrainConfig, opt: torch.optim.Optimizer, clock: Clock | None = None
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warmup over `warmup_steps`, then the configured schedule (stepped once per optimizer
+    step). Its position t in [0, 1] is the share of the steps after the warmup done, or, with a
+    time budget (`clock`), the share of the time after the warmup spent: the learning rate then
+    reaches its end (zero for linear and cosine) when the time is up, whatever the step time."""
+    timed = clock is not None and clock.budget_s is not None
 
     def factor(step: int) -> float:
         if step < cfg.warmup_steps:
             return (step + 1) / (cfg.warmup_steps + 1)
         if cfg.schedule == "constant":
             return 1.0
-        t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        t = clock.position() if timed else (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
         return max(0.0, 1.0 - t) if cfg.schedule == "linear" else 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)

@@ -18,11 +18,17 @@ Output, padded on the right to the longest example:
   so RKTO sums per-token log-ratios over `segment_ids[:, 1:] == k` after the usual shift;
 - `scores` ([B, 2]: the record's reasoning and answer scores) and `ids` (record ids).
 `model_inputs(batch)` keeps only what the model's forward takes.
+
+Tokenizing and image processing cost a CPU far more than a small model's step costs a GPU, and
+every epoch would redo them: `preencode` encodes a training set once, in several processes, and
+`encode` answers from that cache afterwards (the same dicts, so the same batches).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -54,12 +60,37 @@ class Collator:
             known = isinstance(im_end, int) and im_end != tok.unk_token_id
             self.stop_ids = [im_end if known else tok.eos_token_id]
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.stop_ids[0]
+        self.settings = (max_length, add_stop, prompt_format)  # what a worker process needs to rebuild it
+        self.cache: dict[tuple, dict] = {}  # (record id, reasoning, answer) -> encode()'s dict (preencode)
+
+    def preencode(self, items: Sequence, model: str | Path, workers: int) -> None:
+        """Encode `items` (examples, or `(example, reasoning, answer)` tuples) in `workers`
+        processes, each with its own processor loaded from the checkpoint `model`, and keep the
+        results for `encode`. workers = 1: here, in this process; 0: nothing (every batch is encoded
+        when it is made)."""
+        if workers < 1 or not items:
+            return
+        items = [i if isinstance(i, tuple) else (i, None, None) for i in items]
+        if workers == 1:  # here, once (a process of its own would only add its start-up)
+            for ex, reasoning, answer in items:
+                self.cache[(ex.record.id, reasoning, answer)] = self.encode(ex, reasoning=reasoning, answer=answer)
+            return
+        chunks = [items[k : k + 64] for k in range(0, len(items), 64)]
+        # spawn: a fresh interpreter, safe after CUDA started here; each loads its own processor
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(min(workers, len(chunks)), _worker_init, (str(model), self.settings)) as pool:
+            for chunk, encoded in zip(chunks, pool.imap(_encode_chunk, chunks), strict=True):
+                for (ex, reasoning, answer), enc in zip(chunk, encoded, strict=True):
+                    self.cache[(ex.record.id, reasoning, answer)] = enc
 
     def encode(self, example: Example | dict, reasoning: str | None = None, answer: str | None = None) -> dict:
         """One example, unpadded. `reasoning`/`answer` replace the record's own target texts
         (e.g. for KTO's mismatched pairs); by default they come from the record."""
         ex = example_from_row(example) if isinstance(example, dict) else example
         record = ex.record
+        cached = self.cache.get((record.id, reasoning, answer))
+        if cached is not None:
+            return cached
         images = ex.images() + ex.references()
         text = prompt_text(self.processor, prompt_messages(record, prompt_format=self.prompt_format))
         enc = self.processor(text=[text], images=images or None, return_tensors="pt")
@@ -125,6 +156,22 @@ class Collator:
         batch["scores"] = torch.tensor([e["scores"] for e in encoded], dtype=torch.float32)
         batch["ids"] = [e["id"] for e in encoded]
         return batch
+
+
+_WORKER: Collator | None = None
+
+
+def _worker_init(model: str, settings: tuple) -> None:
+    global _WORKER
+    from evlm_server.engine.hf import load_processor
+
+    max_length, add_stop, prompt_format = settings
+    _WORKER = Collator(load_processor(model), max_length, add_stop, prompt_format)
+
+
+def _encode_chunk(items: list[tuple]) -> list[dict]:
+    assert _WORKER is not None
+    return [_WORKER.encode(ex, reasoning=r, answer=a) for ex, r, a in items]
 
 
 def model_inputs(batch: dict[str, Any]) -> dict[str, Any]:

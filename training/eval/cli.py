@@ -2,7 +2,7 @@
 `evlm-eval --blender ...`: the Blender-built evaluation set instead (training/eval/blender/cli.py).
 
     evlm-eval [--model PATH] --data DIR [--splits test,gen] [--limit N] [--out DIR] [--batch B]
-              [--device cpu] [--max-reasoning-tokens N] [--max-answer-tokens N]
+              [--device cpu] [--engine auto|hf|fast] [--max-reasoning-tokens N] [--max-answer-tokens N]
               [--tolerance T] [--all-variants] [--seed S]
 
 The model defaults to $EVLM_MODEL, else the built-in EVLM-tiny (as `evlm-server serve`). Writes
@@ -62,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/eval", help="report folder (default out/eval)")
     p.add_argument("--batch", type=positive_int, default=4, help="requests per engine batch (default 4)")
     p.add_argument("--device", type=device_arg, default="auto", help=f"{DEVICES} (default: cuda if available)")
+    p.add_argument("--engine", choices=("auto", "hf", "fast"), default="auto",
+                   help="auto (the fast engine on CUDA where it applies), hf or fast")  # fmt: skip
     p.add_argument("--dtype", default=None, help="float32, bfloat16, ... (default: bfloat16 on cuda, else float32)")
     p.add_argument("--max-reasoning-tokens", type=positive_int, default=256)
     p.add_argument("--max-answer-tokens", type=positive_int, default=768)
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         engine = load_engine(
             args.model,
+            kind=args.engine,
             device=args.device,
             dtype=args.dtype,
             max_reasoning_tokens=args.max_reasoning_tokens,
