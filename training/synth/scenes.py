@@ -14,7 +14,7 @@ Empty, a hidden object, objects without a material; and in animated scenes keyfr
 
 The SceneGraph has the form `blender_addon.capture.extract_scene_graph` gives: every object in
 scene order with its world transform, world bounds, visibility, material slots and modifiers;
-marks 1, 2, ... on the visible geometry in that order (the floor too); materials in order of
+marks 1, 2, ... on the visible geometry in the order of its names (the floor too); materials in order of
 first use; a light entry per light object and a camera entry per camera object; the world; and
 always an animation block (Blender's default range 1-250 in a static scene).
 
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evlm.marks import number_marks
 from evlm.scene import (
     Animation,
     Camera,
@@ -604,19 +605,17 @@ def build_scene(
         empties.append(SceneObject(name=name, type="EMPTY", location=loc, bbox_min=loc, bbox_max=loc))
 
     # Scene order: units in a plausible creation order (the floor usually first), parents before
-    # their children; marks 1, 2, ... on the visible geometry in that order, as capture numbers them.
+    # their children; marks 1, 2, ... on the visible geometry in the order of its names, as capture
+    # numbers them (`evlm.marks.number_marks`).
     units = [b.units[int(i)] for i in rng.permutation(len(b.units)) if b.units[int(i)] is not floor_unit]
     units.insert(0 if rng.random() < 0.8 else int(rng.integers(0, len(units) + 1)), floor_unit)
     for extra in [*cam_objects, *light_objects, *empties]:
         units.insert(int(rng.integers(0, len(units) + 1)), _Unit(extra=[extra]))
-    mark = 1
     for u in units:
-        for o in u.objects:
-            if u.hidden:
-                scene.hidden.append(o)
-            else:
-                o.mark, mark = mark, mark + 1
-                scene.objects.append(o)
+        (scene.hidden if u.hidden else scene.objects).extend(u.objects)
+    numbers = number_marks(o.name for o in scene.objects)
+    for o in scene.objects:
+        o.mark = numbers[o.name]
     animation = _animate(b, scene, animated, min_animated)
     scene.graph = SceneGraph(animation=animation)  # poses at frame 1 need the keys
     objects: list[SceneObject] = []
