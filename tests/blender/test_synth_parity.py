@@ -195,15 +195,10 @@ def test_capture_of_the_rebuilt_scene_is_the_synthetic_graph(specs: list[dict]) 
 
 # ---------------------------------------------------------------- 2. gold plans do what they say
 def _bounds(scene: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    corners = []
-    for name in names:
-        obj = scene.objects[name].evaluated_get(depsgraph)
-        m = np.array(obj.matrix_world)
-        local = np.array([c[:] for c in obj.bound_box])
-        corners.append(local @ m[:3, :3].T + m[:3, 3])
-    every = np.concatenate(corners)
-    return every.min(axis=0), every.max(axis=0)
+    """World bounds of the named objects as capture measures them (the scene graph's boxes)."""
+    graph = extract_scene_graph(scene)
+    boxes = [graph.get_object(name) for name in names]
+    return np.min([b.bbox_min for b in boxes], axis=0), np.max([b.bbox_max for b in boxes], axis=0)
 
 
 def _group(scene: Any, name: str) -> list[str]:

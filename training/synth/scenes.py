@@ -165,11 +165,11 @@ class SynthScene:
         return [c for a in anim.objects if a.object == name for c in a.channels]
 
     def world_bounds(self, obj: SynthObject, frame: float) -> tuple[np.ndarray, np.ndarray]:
-        """World axis-aligned bounds as capture computes them: the 8 corners of the object's own
-        bounding box, posed (looser than the vertices' bounds for a rotated object)."""
+        """World axis-aligned bounds as capture computes them: of the posed vertices (tighter than
+        the posed corners of the object's own box for a rotated object)."""
         pose = self.pose(obj, frame)
-        corners = _corners(np.concatenate([m.vertices for m, _ in obj.parts])) @ pose[:3, :3].T + pose[:3, 3]
-        return corners.min(axis=0), corners.max(axis=0)
+        points = np.concatenate([m.vertices for m, _ in obj.parts]) @ pose[:3, :3].T + pose[:3, 3]
+        return points.min(axis=0), points.max(axis=0)
 
     def bounds(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """World bounds at rest, as the scene graph has them."""
@@ -315,7 +315,6 @@ class _Materials:
         self.made: dict[str, Material] = {}
         self.by_look: dict[tuple[str, str], str] = {}  # (look, colour) -> name
         self.colour_of: dict[str, str] = {}
-        self.white_emission = bool(rng.random() < 0.8)  # Blender 4+: emission colour white at strength 0
 
     def base_color(self, name: str) -> list[float]:
         return (self.made[name] if name != NO_MATERIAL else DEFAULT_MATERIAL).base_color[:3]
@@ -338,7 +337,7 @@ class _Materials:
             base_color=[*v4(COLORS[colour]), 1.0],
             roughness=r4(min(1.0, max(0.02, look.roughness + jitter))),
             metallic=r4(look.metallic),
-            emission_color=v4(look.emission) if glow else ([1.0, 1.0, 1.0] if self.white_emission else [0.0, 0.0, 0.0]),
+            emission_color=v4(look.emission) if glow else [0.0, 0.0, 0.0],  # capture reads no emission as black
             emission_strength=r4(rng.uniform(1.0, 6.0)) if glow else 0.0,
             alpha=r4(look.alpha + (rng.uniform(0.0, 0.2) if look.alpha < 1.0 else 0.0)),
         )
