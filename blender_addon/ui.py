@@ -15,6 +15,7 @@ import bpy
 from bpy.props import BoolProperty, IntProperty, PointerProperty, StringProperty
 
 from evlm.plantext import describe_op, wrap
+from evlm.protocol import MAX_INSTRUCTION_CHARS
 from evlm.session import Driver, Session, SessionError, State
 
 from . import preferences
@@ -152,7 +153,9 @@ def redraw() -> None:
 # ---------------------------------------------------------------------- properties
 class EVLMProperties(bpy.types.PropertyGroup):
     instruction: StringProperty(
-        name="Instruction", description='What to change, in your own words ("make it cozier")', maxlen=2000
+        name="Instruction",
+        description='What to change, in your own words ("make it cozier")',
+        maxlen=MAX_INSTRUCTION_CHARS,
     )
     reference: StringProperty(
         name="Reference", description="Optional PNG/JPEG image of the look you want", subtype="FILE_PATH"
