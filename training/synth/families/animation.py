@@ -43,12 +43,15 @@ INTERP = ("LINEAR", "CONSTANT", "BEZIER")
 GOLD_INTERP = {"mechanical": "LINEAR", "stepped": "CONSTANT", "smoother": "BEZIER"}
 FLIP_INTERP = {"mechanical": "BEZIER", "stepped": "BEZIER", "smoother": "LINEAR"}
 NOUNS = {"bounce": "bounce", "bob": "bobbing", "spin": "spin", "slide": "slide", "jump": "jump"}
-AMPLITUDE = {  # motion -> verbs, state, complaints
-    "bounce": (("make {s} {deg} higher", "make {s} go {deg} higher"), "{deg} higher", ("{s} is {deg} too low",)),
-    "bob": (("make {s} {deg} bigger", "make {s} move {deg} more"), "{deg} bigger", ("{s} is {deg} too subtle",)),
-    "jump": (("make {s} go {deg} higher", "{s} should go {deg} higher"), "{deg} higher", ("{s} is {deg} too low",)),
-    "slide": (("make {s} go {deg} farther", "make {s} travel {deg} farther"), "{deg} longer", ("{s} is {deg} too short",)),
-    "spin": (("make {s} turn {deg} more", "give {s} {deg} more rotation"), "{deg} wider", ("{s} doesn't turn enough",)),
+AMPLITUDE = {  # motion -> verbs, state, complaints; each names the motion: "the ball is too big" is a size edit
+    "bounce": (("make {s} bounce {deg} higher", "make {s} go {deg} higher"), "bouncing {deg} higher",
+               ("{s} bounces {deg} too low",)),
+    "bob": (("make {s} bob {deg} more", "make {s} move {deg} more"), "bobbing {deg} more", ("{s} bobs {deg} too little",)),
+    "jump": (("make {s} jump {deg} higher", "{s} should jump {deg} higher"), "jumping {deg} higher",
+             ("{s} jumps {deg} too low",)),
+    "slide": (("make {s} slide {deg} farther", "make {s} travel {deg} farther"), "sliding {deg} farther",
+              ("{s} slides {deg} too short a way",)),
+    "spin": (("make {s} turn {deg} more", "give {s} {deg} more rotation"), "turning {deg} more", ("{s} doesn't turn enough",)),
 }  # fmt: skip
 TIMING = {  # variant -> verbs, state, complaints, meaning
     "slower": (("slow {s} down {adv}", "make {s} {deg} slower", "stretch out {s} {adv}"), "{deg} slower",
@@ -203,13 +206,8 @@ def _timing_task(ctx: Context, animated: list[str]) -> Task | None:
                 .replace("farther", "shorter")
                 for v in verbs
             )
-            state = (
-                state.replace("higher", "lower")
-                .replace("bigger", "smaller")
-                .replace("longer", "shorter")
-                .replace("wider", "narrower")
-            )
-            complaint = ("{s} is {deg} too big",)
+            state = state.replace("higher", "lower").replace("more", "less").replace("farther", "shorter")
+            complaint = ("{s} moves {deg} too much",)
         meaning = (
             "a bigger motion = amplitude above 1" if variant == "amplitude" else "a smaller motion = amplitude below 1"
         )
