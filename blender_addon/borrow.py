@@ -450,7 +450,10 @@ class Borrowed:
         scene = self.scene
         scene.camera = camera
         scene.render.resolution_x, scene.render.resolution_y = width, height
-        result = bpy.ops.render.render(write_still=True, scene=scene.name)
+        # Saved by the image, not write_still: write_still logs a "Saved: ..." line per view.
+        result = bpy.ops.render.render(scene=scene.name)
+        if "FINISHED" in result:
+            bpy.data.images["Render Result"].save_render(self.path, scene=scene)
         if "FINISHED" not in result or not os.path.isfile(self.path):
             raise RuntimeError(f"rendering with {scene.render.engine} failed ({', '.join(result)})")
         with open(self.path, "rb") as f:
