@@ -182,6 +182,11 @@ def _resolve_line(ctx: Context, ref: Reference, t: str) -> str:
     return resolve(ctx, ref, t)[:-1] + f": {_keys_text(scene, t)}."
 
 
+def _smaller(text: str) -> str:
+    """An amplitude phrasing turned down: "bounce higher" -> "bounce lower", "bob more" -> "bob less"."""
+    return text.replace("higher", "lower").replace("more", "less").replace("farther", "shorter")
+
+
 def _timing_task(ctx: Context, animated: list[str]) -> Task | None:
     scene = ctx.scene
     if len(animated) < 2:
@@ -199,14 +204,8 @@ def _timing_task(ctx: Context, animated: list[str]) -> Task | None:
     if variant.startswith("amplitude"):
         verbs, state, complaint = AMPLITUDE[motion]
         if variant == "amplitude_down":
-            verbs = tuple(
-                v.replace("higher", "lower")
-                .replace("bigger", "smaller")
-                .replace("more", "less")
-                .replace("farther", "shorter")
-                for v in verbs
-            )
-            state = state.replace("higher", "lower").replace("more", "less").replace("farther", "shorter")
+            verbs = tuple(_smaller(v) for v in verbs)
+            state = _smaller(state)
             complaint = ("{s} moves {deg} too much",)
         meaning = (
             "a bigger motion = amplitude above 1" if variant == "amplitude" else "a smaller motion = amplitude below 1"
